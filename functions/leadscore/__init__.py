@@ -1,0 +1,1 @@
+"""leadscore: lead and account scoring with rules kept as YAML in Git."""

@@ -1,0 +1,1 @@
+"""The pure scoring core: rules language, compiler, engine. No AWS, no I/O beyond reading YAML."""

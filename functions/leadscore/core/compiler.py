@@ -1,0 +1,193 @@
+"""Compiles a validated model once into the indexes the engine needs on every event.
+
+Rules are indexed by event type and their conditions precompiled, so scoring an event only
+looks at the rules that can possibly match it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .loader import LoadedModel
+from .matchers import Test, compile_condition
+from .spec import ModelSpec, RuleSpec
+from .units import DAY, duration_seconds, format_number, percent_fraction
+from .validation import MAIN_SCORE, rule_points, rule_targets
+
+Conditions = tuple[tuple[str, Test, bool], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    kind: str  # 'engagement' (a `when` rule) or 'fit'
+    points: float
+    targets: tuple[str, ...]
+    to_main: bool
+    conditions: Conditions
+    stage: str | None
+    counter: str | None
+    once: bool
+    per: str | None
+    max_per: int
+    cooldown: float
+    cap: float | None
+    group: str | None
+    why: str
+
+
+def period_bucket(per: str, ts: float) -> int:
+    """The calendar period (UTC) an event time falls in, as an integer key."""
+    day = int(ts // DAY)
+    if per == "day":
+        return day
+    if per == "week":
+        return (day + 3) // 7  # ISO weeks start on Monday; 1970-01-01 was a Thursday
+    moment = time.gmtime(ts)
+    return moment.tm_year * 12 + moment.tm_mon - 1
+
+
+def period_end(per: str, bucket: int) -> float:
+    if per == "day":
+        return (bucket + 1) * DAY
+    if per == "week":
+        return ((bucket + 1) * 7 - 3) * DAY
+    year, month = divmod(bucket + 1, 12)
+    return float(calendar.timegm((year, month + 1, 1, 0, 0, 0)))
+
+
+def matches(conditions: Conditions, values: dict[str, Any]) -> bool:
+    for name, test, absent_matches in conditions:
+        value = values.get(name)
+        if value is None:
+            if not absent_matches:
+                return False
+        elif not test(value):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    spec: ModelSpec
+    version: str
+    by_event: dict[str, tuple[CompiledRule, ...]]
+    fit_rules: tuple[CompiledRule, ...]
+    rules: dict[str, CompiledRule]
+    group_caps: dict[str, float]
+    group_members: dict[str, tuple[str, ...]]
+    floor: float
+    fit_cap: float
+    extra_floors: dict[str, float]
+    stage_ids: tuple[str, ...]
+    stage_mins: tuple[float, ...]
+    stage_requires_content: tuple[bool, ...]
+    gated: bool
+    late_window: float
+    momentum_days: int
+    active_at: float
+    grades: tuple[tuple[float, str], ...]  # best first
+    temperatures: tuple[tuple[float, str], ...]  # hottest first
+    lead_threshold: float | None
+    lead_rearm: float | None
+
+    def stage_index_for(self, score: float) -> int:
+        return max(0, bisect.bisect_right(self.stage_mins, score) - 1)
+
+
+def _explain(rule: RuleSpec, spec: ModelSpec, points: float) -> str:
+    if rule.readiness is not None:
+        amount = f"readiness {rule.readiness} x {format_number(spec.sales_ready_score)} = {format_number(points)}"
+    else:
+        amount = f"{format_number(points)} points"
+    source = rule.description or rule.id
+    return f"{source}: {amount}"
+
+
+def compile_rule(rule: RuleSpec, spec: ModelSpec) -> CompiledRule:
+    written = rule.when if rule.when is not None else rule.fit
+    assert written is not None
+    conditions = tuple(
+        (name, *compile_condition(condition))
+        for name, condition in written.items()
+        if name != "event" or rule.when is None
+    )
+    limit = rule.limit
+    once = limit == "once"
+    per = max_per = None
+    cooldown = 0.0
+    if limit is not None and limit != "once":
+        per, max_per = limit.per, limit.max
+        cooldown = duration_seconds(limit.cooldown) if limit.cooldown else 0.0
+    points = rule_points(rule, spec)
+    targets = tuple(rule_targets(rule))
+    return CompiledRule(
+        id=rule.id,
+        kind="engagement" if rule.when is not None else "fit",
+        points=points,
+        targets=targets,
+        to_main=MAIN_SCORE in targets,
+        conditions=conditions,
+        stage=rule.stage,
+        counter=rule.counter,
+        once=once,
+        per=per,
+        max_per=max_per or 0,
+        cooldown=cooldown,
+        cap=rule.cap,
+        group=rule.group,
+        why=_explain(rule, spec, points),
+    )
+
+
+def compile_model(loaded: LoadedModel) -> CompiledModel:
+    spec = loaded.spec
+    by_event: dict[str, list[CompiledRule]] = {}
+    fit_rules: list[CompiledRule] = []
+    rules: dict[str, CompiledRule] = {}
+    group_members: dict[str, list[str]] = {name: [] for name in spec.groups}
+    for written in spec.rules:
+        rule = compile_rule(written, spec)
+        rules[rule.id] = rule
+        if rule.group is not None:
+            group_members[rule.group].append(rule.id)
+        if written.when is None:
+            fit_rules.append(rule)
+            continue
+        event = written.when["event"]
+        for event_type in event if isinstance(event, list) else [event]:
+            by_event.setdefault(str(event_type), []).append(rule)
+    lead_alert = spec.alerts.lead
+    return CompiledModel(
+        spec=spec,
+        version=loaded.version,
+        by_event={name: tuple(items) for name, items in by_event.items()},
+        fit_rules=tuple(fit_rules),
+        rules=rules,
+        group_caps={name: group.cap for name, group in spec.groups.items()},
+        group_members={name: tuple(ids) for name, ids in group_members.items()},
+        floor=spec.floor,
+        fit_cap=percent_fraction(spec.explicit_share_max) * spec.sales_ready_score,
+        extra_floors={
+            name: extra.floor if extra.floor is not None else spec.floor for name, extra in spec.scores.items()
+        },
+        stage_ids=tuple(stage.id for stage in spec.stages),
+        stage_mins=tuple(stage.min for stage in spec.stages),
+        stage_requires_content=tuple(stage.requires_content for stage in spec.stages),
+        gated=spec.advance_requires_content,
+        late_window=duration_seconds(spec.late_events_window),
+        momentum_days=max(1, round(duration_seconds(spec.momentum.window) / DAY)),
+        active_at=spec.momentum.active_at,
+        grades=tuple(sorted(((v, k) for k, v in spec.fit_grades.items()), reverse=True)),
+        temperatures=tuple(sorted(((v, k) for k, v in spec.temperature.items()), reverse=True)),
+        lead_threshold=lead_alert.threshold if lead_alert else None,
+        lead_rearm=(
+            (lead_alert.rearm_below if lead_alert.rearm_below is not None else lead_alert.threshold)
+            if lead_alert
+            else None
+        ),
+    )

@@ -1,0 +1,392 @@
+"""The scoring engine: (lead state, event, compiled model) -> new state and the changes made.
+
+No I/O, no clock: every time comes from the event (or the `now` a caller passes to views and
+decay), so the same inputs always give the same result. `apply_event` updates the state it is
+given, which is what a consumer that loads a lead once per batch wants; `score_event` leaves
+its input untouched and returns a new state.
+
+Where arrival order can matter (it cannot for sums, once, per-period limits or duplicates):
+- a cooldown keeps whichever of two close events arrived first;
+- a cap or a floor clips the delta that reaches it, so with mixed signs the order decides
+  which event is clipped (the totals stay within the cap or above the floor either way);
+- an event more than `late_events_window` behind the lead's newest event is not scored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .accounts import account_key
+from .compiler import CompiledModel, CompiledRule, matches, period_bucket, period_end
+from .state import Alert, Change, Event, LeadState, Outcome, Skip
+from .units import DAY, duration_seconds, format_number, percent_fraction
+
+
+def fit_points(state: LeadState) -> float:
+    return sum(state.fit_rules.values())
+
+
+def main_score(model: CompiledModel, state: LeadState) -> float:
+    """Fit counts up to the explicit cap; engagement on top; never below the floor."""
+    fit = sum(state.fit_rules.values())
+    if fit > model.fit_cap:
+        fit = model.fit_cap
+    score = fit + state.engagement
+    return score if score > model.floor else model.floor
+
+
+def new_lead(model: CompiledModel, lead: str) -> LeadState:
+    state = LeadState(lead=lead, stage=model.stage_ids[0], engagement=max(0.0, model.floor))
+    if "@" in lead:
+        state.profile["email"] = lead
+    return state
+
+
+def score_event(model: CompiledModel, state: LeadState, event: Event) -> tuple[LeadState, Outcome]:
+    """Pure form: the input state is left as it was."""
+    new_state = state.clone()
+    return new_state, apply_event(model, new_state, event)
+
+
+def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome:
+    ts = event.ts
+    stage_before = state.stage
+    seen = state.seen
+    if event.id in seen:
+        score = main_score(model, state)
+        return Outcome("duplicate", [], score, score, stage_before, stage_before, [], [])
+    if ts < state.newest_ts - model.late_window:
+        score = main_score(model, state)
+        return Outcome("late", [], score, score, stage_before, stage_before, [], [])
+    seen[event.id] = ts
+    if not state.stage_history:
+        state.stage_history.append((state.stage, ts, "first seen"))
+    if ts > state.newest_ts:
+        state.newest_ts = ts
+        day = int(ts // DAY)
+        if day != state.pruned_day:
+            _prune(model, state, day)
+    score_before = main_score(model, state)
+    changes: list[Change] = []
+    skipped: list[Skip] = []
+    if event.profile:
+        _update_profile(model, state, event, changes)
+    rules = model.by_event.get(event.type)
+    if rules:
+        properties = event.properties
+        stages_engaged = None
+        for rule in rules:
+            if rule.conditions and not matches(rule.conditions, properties):
+                continue
+            if rule.stage is not None:
+                if stages_engaged is None:
+                    stages_engaged = {rule.stage}
+                else:
+                    stages_engaged.add(rule.stage)
+            if rule.counter is not None:
+                state.counters[rule.counter] = state.counters.get(rule.counter, 0) + 1
+            _credit(model, state, rule, event, changes, skipped)
+        if stages_engaged:
+            counters = state.counters
+            for stage in stages_engaged:
+                counters[stage] = counters.get(stage, 0) + 1
+    if ts > state.last_activity:
+        state.last_activity = ts
+        state.decay_steps = 0
+    return _settle(model, state, event.id, ts, score_before, stage_before, changes, skipped)
+
+
+def _settle(
+    model: CompiledModel,
+    state: LeadState,
+    event_id: str,
+    ts: float,
+    score_before: float,
+    stage_before: str,
+    changes: list[Change],
+    skipped: list[Skip],
+) -> Outcome:
+    """After the deltas: stage, last increase and alerts follow the new main score."""
+    score_after = main_score(model, state)
+    if score_after > score_before and ts > state.last_increase:
+        state.last_increase = ts
+    if changes:
+        _move_stage(model, state, score_after, event_id, ts, changes)
+    alerts: list[Alert] = []
+    if model.lead_threshold is not None:
+        if state.alert_armed and score_after >= model.lead_threshold:
+            state.alert_armed = False
+            alerts.append(Alert("lead", state.lead, score_after, model.lead_threshold, ts, event_id))
+        elif not state.alert_armed and score_after < model.lead_rearm:  # type: ignore[operator]
+            state.alert_armed = True
+    return Outcome("scored", changes, score_before, score_after, stage_before, state.stage, alerts, skipped)
+
+
+def _credit(
+    model: CompiledModel,
+    state: LeadState,
+    rule: CompiledRule,
+    event: Event,
+    changes: list[Change],
+    skipped: list[Skip],
+) -> None:
+    rule_id = rule.id
+    ts = event.ts
+    if rule.once and rule_id in state.rule_fires:
+        skipped.append(Skip(rule_id, "limit: once per lead, already given"))
+        return
+    bucket = 0
+    if rule.per is not None:
+        bucket = period_bucket(rule.per, ts)
+        counts = state.buckets.get(rule_id)
+        if counts is not None and counts.get(bucket, 0) >= rule.max_per:
+            skipped.append(Skip(rule_id, f"limit: at most {rule.max_per} per {rule.per}, reached"))
+            return
+    if rule.cooldown:
+        times = state.fire_times.get(rule_id)
+        if times is not None:
+            cooldown = rule.cooldown
+            for fired in times:
+                if abs(fired - ts) < cooldown:
+                    skipped.append(Skip(rule_id, "limit: cooldown since the last credit"))
+                    return
+    points = rule.points
+    why = rule.why
+    given = state.rule_points.get(rule_id, 0.0)
+    if rule.cap is not None:
+        points = _clip(given, points, rule.cap)
+        if points != rule.points:
+            why = f"{why} (rule cap {format_number(rule.cap)})"
+    if rule.group is not None:
+        total = 0.0
+        for member in model.group_members[rule.group]:
+            total += state.rule_points.get(member, 0.0)
+        clipped = _clip(total, points, model.group_caps[rule.group])
+        if clipped != points:
+            points = clipped
+            why = f"{why} (group {rule.group} cap {format_number(model.group_caps[rule.group])})"
+    if points == 0 and rule.points != 0:
+        skipped.append(Skip(rule_id, "cap reached"))
+        return
+    state.rule_fires[rule_id] = state.rule_fires.get(rule_id, 0) + 1
+    state.rule_points[rule_id] = given + points
+    if rule.per is not None:
+        counts = state.buckets.setdefault(rule_id, {})
+        counts[bucket] = counts.get(bucket, 0) + 1
+    if rule.cooldown:
+        state.fire_times.setdefault(rule_id, []).append(ts)
+    event_id = event.id
+    for target in rule.targets:
+        if target == "main":
+            before = state.engagement
+            after = before + points
+            if after < model.floor:
+                after = model.floor if before >= model.floor else before
+            state.engagement = after
+            changes.append(Change(event_id, rule_id, "engagement", points, before, after, why))
+            if points > 0:
+                day = int(ts // DAY)
+                state.gains[day] = state.gains.get(day, 0.0) + points
+        else:
+            floor = model.extra_floors[target]
+            before = state.extras.get(target, floor)
+            after = before + points
+            if after < floor:
+                after = floor if before >= floor else before
+            state.extras[target] = after
+            changes.append(Change(event_id, rule_id, target, points, before, after, why))
+
+
+def _clip(total: float, points: float, cap: float) -> float:
+    """The part of `points` that keeps the running total within [-cap, cap]."""
+    new_total = total + points
+    if new_total > cap:
+        new_total = cap
+    elif new_total < -cap:
+        new_total = -cap
+    delta = new_total - total
+    if (delta > 0) != (points > 0):
+        return 0.0
+    return delta
+
+
+def _update_profile(model: CompiledModel, state: LeadState, event: Event, changes: list[Change]) -> None:
+    """Fit is a function of the current profile: re-evaluate every fit rule and record the diff."""
+    profile = state.profile
+    assert event.profile is not None
+    for key, value in event.profile.items():
+        if value is None or value == "":
+            profile.pop(key, None)
+        else:
+            profile[key] = value
+    now_matching = {rule.id: rule for rule in model.fit_rules if matches(rule.conditions, profile)}
+    old = state.fit_rules
+    before = sum(old.values())
+    running = before
+    for rule_id in [r for r in old if r not in now_matching]:
+        points = old[rule_id]
+        running -= points
+        changes.append(
+            Change(event.id, rule_id, "fit", -points, running + points, running, "profile no longer matches")
+        )
+    for rule_id, rule in now_matching.items():
+        if rule_id not in old:
+            running += rule.points
+            changes.append(Change(event.id, rule_id, "fit", rule.points, running - rule.points, running, rule.why))
+    state.fit_rules = {rule_id: rule.points for rule_id, rule in now_matching.items()}
+    state.account = account_key(profile, model.spec.accounts)
+
+
+def _move_stage(
+    model: CompiledModel, state: LeadState, score: float, event_id: str, ts: float, changes: list[Change]
+) -> None:
+    ids = model.stage_ids
+    current = ids.index(state.stage) if state.stage in ids else 0
+    target = model.stage_index_for(score)
+    if target > current and model.gated:
+        reached = current
+        while reached < target:
+            following = reached + 1
+            if model.stage_requires_content[following] and not state.counters.get(ids[following]):
+                break
+            reached = following
+        target = reached
+    if target == current:
+        return
+    rules = sorted({c.rule for c in changes if c.dimension != "stage"})
+    why = f"score {format_number(score)} after {', '.join(rules) or 'no rule'}"
+    if model.gated and target < model.stage_index_for(score):
+        why += f"; held at {ids[target]} until content of {ids[target + 1]} is engaged"
+    changes.append(Change(event_id, "stage", "stage", target - current, ids[current], ids[target], why))
+    state.stage = ids[target]
+    state.stage_history.append((ids[target], ts, why))
+
+
+def _prune(model: CompiledModel, state: LeadState, day: int) -> None:
+    """Forget what no event inside the late window can need any more, so a lead stays small."""
+    state.pruned_day = day
+    horizon = state.newest_ts - model.late_window
+    if state.seen:
+        state.seen = {eid: t for eid, t in state.seen.items() if t >= horizon}
+    for rule_id, counts in list(state.buckets.items()):
+        per = model.rules[rule_id].per if rule_id in model.rules else None
+        if per is None:
+            del state.buckets[rule_id]
+            continue
+        kept = {b: n for b, n in counts.items() if period_end(per, b) > horizon}
+        if kept:
+            state.buckets[rule_id] = kept
+        else:
+            del state.buckets[rule_id]
+    for rule_id, times in list(state.fire_times.items()):
+        rule = model.rules.get(rule_id)
+        reach = horizon - (rule.cooldown if rule else 0.0)
+        kept_times = [t for t in times if t >= reach]
+        if kept_times:
+            state.fire_times[rule_id] = kept_times
+        else:
+            del state.fire_times[rule_id]
+    oldest_day = int(horizon // DAY) - model.momentum_days
+    if state.gains and min(state.gains) < oldest_day:
+        state.gains = {d: g for d, g in state.gains.items() if d >= oldest_day}
+
+
+def apply_decay(model: CompiledModel, state: LeadState, now: float) -> Outcome:
+    """Inactivity decay on engagement points only, one step per period, never below its floor."""
+    spec = model.spec.decay
+    score_before = main_score(model, state)
+    stage_before = state.stage
+    changes: list[Change] = []
+    if spec is not None and state.last_activity:
+        start = state.last_activity + duration_seconds(spec.after_inactive)
+        every = duration_seconds(spec.every)
+        due = 0 if now < start else int((now - start) // every) + 1
+        steps = due - state.decay_steps
+        if steps > 0 and state.engagement > spec.floor:
+            before = state.engagement
+            if spec.percent is not None:
+                after = before * (1 - percent_fraction(spec.percent)) ** steps
+            else:
+                after = before - steps * (spec.points or 0.0)
+            after = max(spec.floor, after)
+            state.engagement = after
+            how = (
+                f"{spec.percent} per {spec.every}"
+                if spec.percent
+                else f"{format_number(spec.points or 0)} per {spec.every}"
+            )
+            why = f"inactive since last activity: {steps} decay step(s) of {how}"
+            changes.append(Change(f"decay:{int(now)}", "decay", "engagement", after - before, before, after, why))
+        if steps > 0:
+            state.decay_steps = due
+    return _settle(model, state, f"decay:{int(now)}", now, score_before, stage_before, changes, [])
+
+
+def grade(model: CompiledModel, fit: float) -> str:
+    for minimum, letter in model.grades:
+        if fit >= minimum:
+            return letter
+    return model.grades[-1][1]
+
+
+def temperature(model: CompiledModel, engagement: float) -> tuple[int, str]:
+    for rank, (minimum, name) in enumerate(model.temperatures, start=1):
+        if engagement >= minimum:
+            return rank, name
+    return len(model.temperatures), model.temperatures[-1][1]
+
+
+def momentum(model: CompiledModel, state: LeadState, now: float) -> float:
+    today = int(now // DAY)
+    first = today - model.momentum_days + 1
+    return sum(points for day, points in state.gains.items() if first <= day <= today)
+
+
+def nps_category(model: CompiledModel, value: Any) -> str | None:
+    nps = model.spec.nps
+    if nps is None or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    for name, (low, high) in (("promoter", nps.promoters), ("passive", nps.passives), ("detractor", nps.detractors)):
+        if low <= number <= high:
+            return name
+    return None
+
+
+def view(model: CompiledModel, state: LeadState, now: float) -> dict[str, Any]:
+    """Everything a person asks about a lead, derived from the stored state at `now`."""
+    fit = fit_points(state)
+    rank, temp = temperature(model, state.engagement)
+    letter = grade(model, fit)
+    gained = momentum(model, state, now)
+    cold_spec = model.spec.cold_lead
+    cold = bool(
+        cold_spec is not None
+        and now - (state.last_increase or state.newest_ts) >= duration_seconds(cold_spec.no_increase_for)
+    )
+    nps_field = model.spec.nps.field if model.spec.nps else None
+    nps_value = state.profile.get(nps_field) if nps_field else None
+    return {
+        "lead": state.lead,
+        "account": state.account,
+        "score": main_score(model, state),
+        "fit": fit,
+        "fit_counted": min(fit, model.fit_cap),
+        "engagement": state.engagement,
+        "extras": {name: state.extras.get(name, floor) for name, floor in model.extra_floors.items()},
+        "counters": dict(state.counters),
+        "stage": state.stage,
+        "grade": letter,
+        "temperature": temp,
+        "matrix": f"{letter}{rank}",
+        "momentum": gained,
+        "activity": "active" if gained >= model.active_at else "latent",
+        "cold": cold,
+        "nps": nps_value,
+        "nps_category": nps_category(model, nps_value),
+        "breakdown": {**{r: p for r, p in state.rule_points.items() if p}, **state.fit_rules},
+        "last_activity": state.last_activity,
+    }

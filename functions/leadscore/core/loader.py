@@ -1,0 +1,274 @@
+"""Loads a model from YAML and reports every problem as `file:line:column: rule <id>: what`.
+
+Marketers read these messages in a pull request check, so each one says in plain words what
+is wrong, where, and (for typos) what was probably meant.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .source import Loc, Problem, SourceDocument, YamlSyntaxError, merge_documents, model_files, parse_yaml
+from .spec import ModelSpec
+from .units import DURATION_PATTERN, PERCENT_PATTERN
+from .validation import semantic_problems
+
+
+class ModelError(Exception):
+    """A model that cannot be used; `problems` holds one located message per line."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    spec: ModelSpec
+    version: str  # content hash: recorded with every score change
+    sources: tuple[str, ...]
+
+
+def suggest(word: str, candidates: typing.Iterable[str]) -> str:
+    """' (did you mean 'x'?)' when a close candidate exists, else ''."""
+    match = difflib.get_close_matches(str(word), list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def _display(file: Path, base: Path | None) -> str:
+    if base is not None:
+        try:
+            return str(file.resolve().relative_to(base.resolve()))
+        except ValueError:
+            pass
+    return str(file)
+
+
+def load_model(path: str | Path, *, display_base: Path | None = None) -> LoadedModel:
+    """Read, merge and validate a model file or folder; raise ModelError listing every problem."""
+    root = Path(path)
+    base = display_base if display_base is not None else Path.cwd()
+    if not root.exists():
+        raise ModelError([f"{root}: no such file or folder"])
+    files = model_files(root)
+    if not files:
+        raise ModelError([f"{root}: no .yaml files in this folder"])
+    docs = []
+    errors = []
+    for file in files:
+        try:
+            docs.append(parse_yaml(file.read_text(encoding="utf-8"), _display(file, base)))
+        except YamlSyntaxError as error:
+            errors.append(str(error))
+        except UnicodeDecodeError:
+            errors.append(f"{_display(file, base)}:1:1: the file is not UTF-8 text")
+    if errors:
+        raise ModelError(errors)
+    return load_document(merge_documents(docs), tuple(_display(f, base) for f in files))
+
+
+def load_text(text: str, file: str = "model.yaml") -> LoadedModel:
+    """Validate a model given as text (tests, editors)."""
+    try:
+        doc = parse_yaml(text, file)
+    except YamlSyntaxError as error:
+        raise ModelError([str(error)]) from None
+    return load_document(doc, (file,))
+
+
+def load_document(doc: SourceDocument, sources: tuple[str, ...]) -> LoadedModel:
+    problems = list(doc.problems)
+    spec: ModelSpec | None = None
+    try:
+        spec = ModelSpec.model_validate(doc.data)
+    except ValidationError as error:
+        problems.extend(_translate(error, doc.data))
+    if spec is not None:
+        problems.extend(semantic_problems(spec, doc.data))
+    if problems:
+        raise ModelError(_render(problems, doc))
+    assert spec is not None
+    canonical = json.dumps(doc.data, sort_keys=True, separators=(",", ":"), default=str)
+    version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return LoadedModel(spec=spec, version=version, sources=sources)
+
+
+def _render(problems: list[Problem], doc: SourceDocument) -> list[str]:
+    lines = []
+    seen = set()
+    for problem in problems:
+        position = doc.position(problem.loc, problem.on_key)
+        where = str(position) if position else "model"
+        line = f"{where}: {_context(problem.loc, doc.data)}{problem.message}"
+        if line not in seen:
+            seen.add(line)
+            lines.append((position.file if position else "", position.line if position else 0, line))
+    return [line for *_, line in sorted(lines, key=lambda item: (item[0], item[1]))]
+
+
+def _context(loc: Loc, data: dict[str, Any]) -> str:
+    """'rule <id>: limit.per: ' for rules, 'stages[2].min: ' elsewhere."""
+    if len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+        rules = data.get("rules")
+        rule_id = None
+        if isinstance(rules, list) and loc[1] < len(rules) and isinstance(rules[loc[1]], dict):
+            rule_id = rules[loc[1]].get("id")
+        label = f"rule {rule_id}" if isinstance(rule_id, str) else f"rule #{loc[1] + 1}"
+        rest = _dotted(loc[2:])
+        return f"{label}: {rest}: " if rest else f"{label}: "
+    path = _dotted(loc)
+    return f"{path}: " if path else ""
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# ---- pydantic errors -> plain words ------------------------------------------------------
+
+_PATTERN_WORDS = {
+    DURATION_PATTERN: "is not a duration; write a number and a unit, like 30d, 12h or 2w",
+    PERCENT_PATTERN: "is not a percentage; write it like 30%",
+}
+
+
+def _is_union_tag(part: str | int) -> bool:
+    """pydantic names the union member it tried in the error path; people never wrote those."""
+    if not isinstance(part, str):
+        return False
+    return part in {"str", "int", "float", "bool", "Operators", "LimitSpec"} or part.startswith(
+        ("list[", "literal[", "tuple[", "function-", "dict[")
+    )
+
+
+def _translate(error: ValidationError, data: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    seen_locs: set[Loc] = set()
+    for item in error.errors(include_url=False):
+        loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
+        if loc in seen_locs:
+            continue  # a union reports once per member; the first message is enough
+        seen_locs.add(loc)
+        problems.append(_problem(item, loc, data))
+    return problems
+
+
+def _value_at(data: Any, loc: Loc) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _problem(item: Any, loc: Loc, data: dict[str, Any]) -> Problem:
+    kind = item["type"]
+    value = item.get("input")
+    ctx = item.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        return Problem(loc, f"unknown key '{key}'{suggest(str(key), _allowed_keys(loc[:-1], data))}", True)
+    if kind == "missing":
+        return Problem(loc[:-1], f"missing required key '{loc[-1]}'")
+    if kind == "string_pattern_mismatch":
+        pattern = ctx.get("pattern")
+        if pattern in _PATTERN_WORDS:
+            return Problem(loc, f"{value!r} {_PATTERN_WORDS[pattern]}")
+        if "@" in str(pattern):
+            return Problem(loc, f"{value!r} is not an email address")
+        return Problem(loc, f"{value!r} is not a valid name: use letters, digits, '-', '_' or '.'")
+    if kind in {"int_parsing", "float_parsing", "int_type", "float_type"}:
+        return Problem(loc, f"{_describe(value)} is not a number")
+    if kind == "int_from_float":
+        return Problem(loc, f"{value} must be a whole number")
+    if kind in {"bool_parsing", "bool_type"}:
+        return Problem(loc, f"{_describe(value)} is not true or false")
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "")
+        choices = [c.strip() for c in expected.replace(" or ", ",").split(",") if c.strip()]
+        return Problem(loc, f"{_describe(value)} is not one of: {', '.join(choices)}{suggest(str(value), choices)}")
+    if kind in {"greater_than", "greater_than_equal"}:
+        bound = ctx.get("gt", ctx.get("ge"))
+        word = "greater than" if kind == "greater_than" else "at least"
+        return Problem(loc, f"{_describe(value)} must be {word} {bound}")
+    if kind in {"list_type", "tuple_type"}:
+        return Problem(loc, f"expected a list, got {_describe(value)}")
+    if kind in {"dict_type", "model_type", "model_attributes_type"}:
+        return Problem(loc, f"expected a mapping of keys, got {_describe(value)}")
+    if kind == "string_type":
+        return Problem(loc, f"expected text, got {_describe(value)}")
+    if kind in {"too_short", "too_long"}:
+        return Problem(loc, f"expected two numbers like [0, 10], got {_describe(value)}")
+    return Problem(loc, str(item.get("msg", "invalid value")).lower())
+
+
+def _allowed_keys(loc: Loc, data: dict[str, Any]) -> list[str]:
+    """The keys the model class at `loc` accepts, for 'did you mean'."""
+    model: Any = ModelSpec
+    for depth, part in enumerate(loc):
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(str(part))
+            if field is None:
+                field = next((f for f in model.model_fields.values() if f.alias == part), None)
+            model = field.annotation if field is not None else None
+        elif isinstance(part, int):
+            model = _element(model)
+        else:
+            model = _element(model, mapping=True)
+        model = _model_in(model, _value_at(data, loc[: depth + 1]))
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or name for name, f in model.model_fields.items()]
+    return []
+
+
+def _element(annotation: Any, mapping: bool = False) -> Any:
+    for member in _members(annotation):
+        args = typing.get_args(member)
+        origin = typing.get_origin(member)
+        if origin is list and args:
+            return args[0]
+        if origin is dict and args and mapping:
+            return args[1]
+    return None
+
+
+def _members(annotation: Any) -> list[Any]:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return [m for arg in typing.get_args(annotation) for m in _members(arg)]
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _model_in(annotation: Any, value: Any) -> Any:
+    """Pick the BaseModel member of a union when the written value is a mapping."""
+    members = _members(annotation)
+    if isinstance(value, dict):
+        for member in members:
+            if isinstance(member, type) and issubclass(member, BaseModel):
+                return member
+    return members[0] if len(members) == 1 else annotation

@@ -1,0 +1,137 @@
+"""Turns written conditions into small precompiled predicates over one field's value.
+
+Text comparisons ignore case (marketers write 'Director', forms send 'director'); wildcard
+patterns and lists compile to one regular expression or set, so matching stays O(1) per
+condition whatever the number of alternatives.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .spec import Operators
+
+Test = Callable[[Any], bool]
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value.casefold()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).casefold()
+
+
+def as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def is_wildcard(text: str) -> bool:
+    return "*" in text or "?" in text
+
+
+def _glob_regex(patterns: list[str]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.IGNORECASE)
+
+
+def _one_of(values: list[Any]) -> Test:
+    """Equality with any of `values`; text values with * or ? are wildcard patterns."""
+    texts = {as_text(v) for v in values if not (isinstance(v, str) and is_wildcard(v))}
+    numbers = {float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)}
+    globs = [v for v in values if isinstance(v, str) and is_wildcard(v)]
+    pattern = _glob_regex(globs) if globs else None
+
+    if not numbers and pattern is None and len(texts) == 1:
+        (only,) = texts
+
+        def equals_text(value: Any) -> bool:
+            return (value.casefold() if isinstance(value, str) else as_text(value)) == only
+
+        return equals_text
+
+    def one_of(value: Any) -> bool:
+        if as_text(value) in texts:
+            return True
+        if numbers and as_number(value) in numbers:
+            return True
+        return pattern is not None and isinstance(value, str) and pattern.match(value) is not None
+
+    return one_of
+
+
+def _domain_test(domains: list[str]) -> Test:
+    wanted = tuple(d.casefold().lstrip("@") for d in domains)
+
+    def at_domain(value: Any) -> bool:
+        if not isinstance(value, str) or "@" not in value:
+            return False
+        domain = value.rsplit("@", 1)[1].casefold()
+        return any(domain == d or domain.endswith("." + d) for d in wanted)
+
+    return at_domain
+
+
+def _listify(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _operator_tests(ops: Operators) -> list[Test]:
+    tests: list[Test] = []
+    if ops.equals is not None:
+        tests.append(_one_of([ops.equals]))
+    if ops.any_of is not None:
+        tests.append(_one_of(ops.any_of))
+    if ops.not_ is not None:
+        excluded = _one_of(_listify(ops.not_))
+        tests.append(lambda value: not excluded(value))
+    if ops.glob is not None:
+        regex = _glob_regex(_listify(ops.glob))
+        tests.append(lambda value: isinstance(value, str) and regex.match(value) is not None)
+    if ops.regex is not None:
+        search = re.compile(ops.regex).search
+        tests.append(lambda value: search(value if isinstance(value, str) else as_text(value)) is not None)
+    if ops.contains is not None:
+        needles = tuple(n.casefold() for n in _listify(ops.contains))
+        tests.append(lambda value: any(n in as_text(value) for n in needles))
+    if ops.min is not None or ops.max is not None:
+        low = -math.inf if ops.min is None else ops.min
+        high = math.inf if ops.max is None else ops.max
+
+        def in_range(value: Any) -> bool:
+            number = as_number(value)
+            return number is not None and low <= number <= high
+
+        tests.append(in_range)
+    if ops.domain is not None:
+        tests.append(_domain_test(_listify(ops.domain)))
+    return tests
+
+
+def compile_condition(condition: Any) -> tuple[Test, bool]:
+    """(test for a present value, whether an absent field matches)."""
+    if isinstance(condition, Operators):
+        if condition.exists is False:
+            return (lambda value: False), True
+        tests = _operator_tests(condition)
+        if not tests:  # only `exists: true`
+            return (lambda value: value != ""), False
+        if len(tests) == 1:
+            return tests[0], False
+        return (lambda value: all(test(value) for test in tests)), False
+    return _one_of(_listify(condition)), False

@@ -1,0 +1,255 @@
+"""The rules language as typed models: the shape of a model file, its defaults and its JSON Schema.
+
+Structural checks (keys, types, units) live here; checks that need the whole model
+(references between rules and stages, reachable maxima) live in `validation.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from .units import DURATION_PATTERN, PERCENT_PATTERN
+
+Duration = Annotated[
+    str,
+    StringConstraints(pattern=DURATION_PATTERN),
+    Field(description="A duration: a number and a unit s, m, h, d or w, like 30d."),
+]
+Percent = Annotated[
+    str,
+    StringConstraints(pattern=PERCENT_PATTERN),
+    Field(description="A percentage, like 30%."),
+]
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"),
+    Field(description="A name made of letters, digits, '-', '_' or '.'."),
+]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Scalar = str | int | float | bool
+
+BUILTIN_EVENT_TYPES = (
+    "page_view",
+    "email_open",
+    "email_click",
+    "email_unsubscribe",
+    "download",
+    "video_play",
+    "webinar_register",
+    "webinar_attend",
+    "form_submit",
+    "identify",
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Operators(Strict):
+    """A condition on one field; several operators in one condition must all hold."""
+
+    equals: Scalar | None = Field(None, description="Equal to this value (text ignores case).")
+    any_of: list[Scalar] | None = Field(None, description="Equal to one of these values.")
+    not_: Scalar | list[Scalar] | None = Field(
+        None, alias="not", description="Not equal to this value (or any of these)."
+    )
+    glob: str | list[str] | None = Field(None, description="Matches this wildcard pattern (* and ?), ignoring case.")
+    regex: str | None = Field(None, description="Matches this regular expression (search).")
+    contains: str | list[str] | None = Field(None, description="Contains this text (or any of these), ignoring case.")
+    min: float | None = Field(None, description="A number at least this.")
+    max: float | None = Field(None, description="A number at most this.")
+    domain: str | list[str] | None = Field(None, description="An email address at this domain (or a subdomain of it).")
+    exists: bool | None = Field(None, description="The field is present (true) or absent (false).")
+
+
+Condition = Scalar | list[Scalar] | Operators
+
+
+class LimitSpec(Strict):
+    max: int | None = Field(None, ge=1, description="At most this many times per period.")
+    per: Literal["day", "week", "month"] | None = Field(
+        None, description="The calendar period (UTC) that `max` counts in."
+    )
+    cooldown: Duration | None = Field(None, description="Minimum time between two credits.")
+
+
+class RuleSpec(Strict):
+    id: Identifier = Field(description="Stable id; history and alerts name it.")
+    description: str | None = None
+    when: dict[str, Condition] | None = Field(
+        None,
+        description="Behaviour (implicit) rule: `event` names the event type(s); "
+        "other keys are conditions on the event's properties.",
+    )
+    fit: dict[str, Condition] | None = Field(
+        None, description="Profile (explicit) rule: conditions on the lead's profile fields."
+    )
+    points: float | None = Field(None, description="Points given (may be negative).")
+    readiness: Percent | None = Field(
+        None, description="Sales-readiness percentage; points = percentage x sales_ready_score."
+    )
+    stage: Identifier | None = Field(None, description="The content stage of the asset.")
+    scores: list[Identifier] | None = Field(
+        None, description="Scores the points go to: `main` and/or extra scores. Default: [main]."
+    )
+    limit: Literal["once"] | LimitSpec | None = Field(
+        None, description="How often the rule may give points: once, max N per period, cooldown."
+    )
+    cap: float | None = Field(None, gt=0, description="Most points this rule gives in total.")
+    group: Identifier | None = Field(None, description="A group from `groups` (shared cap).")
+    counter: Identifier | None = Field(
+        None, description="A named counter that goes up by one each time the rule matches."
+    )
+
+
+class StageSpec(Strict):
+    id: Identifier
+    min: float = Field(description="Lowest main score in this stage.")
+    max: float | None = Field(None, description="Highest main score in this stage; none = no top.")
+    requires_content: bool = Field(
+        True,
+        description="With advance_requires_content, whether entering this stage needs an "
+        "interaction with content of this stage.",
+    )
+
+
+class ExtraScoreSpec(Strict):
+    label: str | None = None
+    floor: float | None = Field(None, description="Lowest value; default: the model's floor.")
+
+
+class GroupSpec(Strict):
+    cap: float = Field(gt=0, description="Most points all rules of the group give in total.")
+    description: str | None = None
+
+
+class MomentumSpec(Strict):
+    window: Duration = "14d"
+    active_at: float = Field(20, description="Points gained within the window that make a lead active, not latent.")
+
+
+class NpsSpec(Strict):
+    field: Identifier = "nps"
+    scale: tuple[int, int] = (0, 10)
+    detractors: tuple[int, int] = (0, 6)
+    passives: tuple[int, int] = (7, 8)
+    promoters: tuple[int, int] = (9, 10)
+
+
+class AccountsSpec(Strict):
+    match_by: list[Literal["company_id", "email_domain"]] = ["company_id", "email_domain"]
+    company_id_field: Identifier = "company_id"
+    free_mail_domains: list[str] = Field(
+        default_factory=list, description="Added to the built-in list of free-mail domains."
+    )
+    aggregate: Literal["sum", "max", "mean_of_top"] = "sum"
+    top: int | None = Field(None, ge=1, description="N for mean_of_top.")
+
+
+class DecaySpec(Strict):
+    after_inactive: Duration = Field(description="Decay starts after this long without activity.")
+    every: Duration = Field(description="One decay step per period of this length.")
+    percent: Percent | None = Field(None, description="Engagement lost per step, as a percentage.")
+    points: float | None = Field(None, gt=0, description="Engagement points lost per step.")
+    floor: float = Field(0, description="Engagement never decays below this.")
+
+
+class ColdLeadSpec(Strict):
+    no_increase_for: Duration = Field(description="A lead whose score has not risen this long.")
+
+
+class AlertSpec(Strict):
+    threshold: float
+    rearm_below: float | None = Field(
+        None, description="Alert again only after the score fell below this. Default: threshold."
+    )
+    notify: list[Email] = Field(default_factory=list)
+
+
+class AlertsSpec(Strict):
+    lead: AlertSpec | None = None
+    account: AlertSpec | None = None
+
+
+class VelocityReportSpec(Strict):
+    to: list[Email]
+    schedule: str = Field(
+        "cron(0 7 * * ? *)", description="An EventBridge schedule expression, cron(...) or rate(...)."
+    )
+
+
+class ReportsSpec(Strict):
+    velocity: VelocityReportSpec | None = None
+
+
+class FormFieldSpec(Strict):
+    type: Literal["email", "text", "integer", "number", "choice", "boolean"] = "text"
+    required: bool = False
+    choices: list[str] | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int = Field(500, ge=1)
+
+
+class FormSpec(Strict):
+    description: str | None = None
+    fields: dict[Identifier, FormFieldSpec]
+    honeypot: Identifier | None = Field(
+        None, description="A hidden field people leave empty; a filled one marks a bot."
+    )
+
+
+class ModelSpec(Strict):
+    name: str = "model"
+    sales_ready_score: float = Field(100, gt=0, description="The score that means 100% ready.")
+    explicit_share_max: Percent = Field(
+        "50%", description="The most of the sales-ready score that fit (profile) data may give."
+    )
+    floor: float = Field(0, description="Lowest value of every score; history keeps each delta.")
+    late_events_window: Duration = Field(
+        "7d", description="How far behind a lead's newest event a late event is still scored."
+    )
+    event_types: list[Identifier] = Field(default_factory=list, description="Event types besides the built-in ones.")
+    scores: dict[Identifier, ExtraScoreSpec] = Field(
+        default_factory=dict, description="Extra scores, one per product line."
+    )
+    groups: dict[Identifier, GroupSpec] = Field(default_factory=dict)
+    stages: list[StageSpec] = Field(
+        default_factory=lambda: [
+            StageSpec(id="awareness", min=0, max=32),
+            StageSpec(id="consideration", min=33, max=66),
+            StageSpec(id="decision", min=67, max=99),
+            StageSpec(id="sales_ready", min=100),
+        ]
+    )
+    advance_requires_content: bool = Field(
+        False, description="A lead enters a stage only after engaging content of that stage."
+    )
+    fit_grades: dict[str, float] = Field(
+        default_factory=lambda: {"A": 40, "B": 25, "C": 10, "D": 0},
+        description="Letter -> lowest fit points; the lowest letter takes everything below.",
+    )
+    temperature: dict[Identifier, float] = Field(
+        default_factory=lambda: {"hot": 50, "warm": 20, "cold": 0},
+        description="Name -> lowest engagement points; hottest first ranks 1 in the matrix.",
+    )
+    momentum: MomentumSpec = Field(default_factory=MomentumSpec)
+    nps: NpsSpec | None = None
+    accounts: AccountsSpec = Field(default_factory=AccountsSpec)
+    decay: DecaySpec | None = None
+    cold_lead: ColdLeadSpec | None = None
+    alerts: AlertsSpec = Field(default_factory=AlertsSpec)
+    reports: ReportsSpec = Field(default_factory=ReportsSpec)
+    forms: dict[Identifier, FormSpec] = Field(default_factory=dict)
+    rules: list[RuleSpec] = Field(default_factory=list)
+
+
+def json_schema() -> dict:
+    """The JSON Schema editors use to autocomplete and underline model files."""
+    schema = ModelSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "leadscore scoring model"
+    return schema

@@ -1,0 +1,383 @@
+"""Checks that need the whole model: references, bands, reachable maxima, patterns."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from typing import Any
+
+from .source import Loc, Problem
+from .spec import BUILTIN_EVENT_TYPES, ModelSpec, Operators, RuleSpec
+from .units import format_number, percent_fraction
+
+MAIN_SCORE = "main"
+_SCHEDULE = re.compile(r"^(cron\((\S+\s+){5}\S+\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$")
+
+
+def _suggest(word: str, candidates: list[str]) -> str:
+    match = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+def rule_points(rule: RuleSpec, spec: ModelSpec) -> float:
+    """Points for one credit: fixed points, or readiness percentage x sales-ready score."""
+    if rule.readiness is not None:
+        return round(percent_fraction(rule.readiness) * spec.sales_ready_score, 6)
+    return rule.points or 0.0
+
+
+def rule_targets(rule: RuleSpec) -> list[str]:
+    return rule.scores if rule.scores is not None else [MAIN_SCORE]
+
+
+def event_types(spec: ModelSpec) -> list[str]:
+    return [*BUILTIN_EVENT_TYPES, *spec.event_types]
+
+
+def semantic_problems(spec: ModelSpec, data: dict[str, Any]) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _check_settings(spec)
+    problems += _check_stages(spec)
+    problems += _check_rules(spec)
+    problems += _check_grades_and_nps(spec)
+    problems += _check_forms(spec)
+    problems += _check_reachable(spec, stages_written="stages" in data)
+    return problems
+
+
+def _check_settings(spec: ModelSpec) -> list[Problem]:
+    problems = []
+    share = percent_fraction(spec.explicit_share_max)
+    if share > 0.5 or share < 0:
+        problems.append(
+            Problem(
+                ("explicit_share_max",),
+                f"{spec.explicit_share_max} is too much: fit data may give at most 50% of the "
+                "sales-ready score, so a perfect fit that does nothing is never sales-ready",
+            )
+        )
+    for index, name in enumerate(spec.event_types):
+        if name in BUILTIN_EVENT_TYPES:
+            problems.append(Problem(("event_types", index), f"'{name}' is already a built-in event type"))
+    if MAIN_SCORE in spec.scores:
+        problems.append(Problem(("scores", MAIN_SCORE), "'main' is the main score's own name", True))
+    accounts = spec.accounts
+    if accounts.aggregate == "mean_of_top" and accounts.top is None:
+        problems.append(Problem(("accounts",), "aggregate mean_of_top needs `top: N`"))
+    if accounts.top is not None and accounts.aggregate != "mean_of_top":
+        problems.append(Problem(("accounts", "top"), "`top` is only used with aggregate: mean_of_top"))
+    if spec.decay is not None:
+        decay = spec.decay
+        if (decay.percent is None) == (decay.points is None):
+            problems.append(Problem(("decay",), "decay needs exactly one of `percent` or `points`"))
+        elif decay.percent is not None and not 0 < percent_fraction(decay.percent) <= 1:
+            problems.append(Problem(("decay", "percent"), f"{decay.percent} must be between 0% and 100%"))
+    for kind in ("lead", "account"):
+        alert = getattr(spec.alerts, kind)
+        if alert is not None and alert.rearm_below is not None and alert.rearm_below > alert.threshold:
+            problems.append(
+                Problem(
+                    ("alerts", kind, "rearm_below"),
+                    f"rearm_below {format_number(alert.rearm_below)} is above the threshold "
+                    f"{format_number(alert.threshold)}; the alert would re-arm while still over it",
+                )
+            )
+    velocity = spec.reports.velocity
+    if velocity is not None and not _SCHEDULE.match(velocity.schedule):
+        problems.append(
+            Problem(
+                ("reports", "velocity", "schedule"),
+                f"{velocity.schedule!r} is not a schedule; write cron(0 7 * * ? *) or rate(1 day)",
+            )
+        )
+    return problems
+
+
+def _check_stages(spec: ModelSpec) -> list[Problem]:
+    problems = []
+    seen: dict[str, int] = {}
+    for index, stage in enumerate(spec.stages):
+        if stage.id in seen:
+            problems.append(Problem(("stages", index, "id"), f"duplicate stage id '{stage.id}'"))
+        seen[stage.id] = index
+        if stage.max is not None and stage.max < stage.min:
+            problems.append(
+                Problem(
+                    ("stages", index),
+                    f"stage {stage.id}: max {format_number(stage.max)} is below min {format_number(stage.min)}",
+                )
+            )
+    if not spec.stages:
+        return [Problem(("stages",), "at least one stage is needed")]
+    ordered = sorted(enumerate(spec.stages), key=lambda pair: pair[1].min)
+    if [i for i, _ in ordered] != list(range(len(spec.stages))):
+        problems.append(Problem(("stages",), "list stages from the lowest band to the highest"))
+        return problems
+    first = spec.stages[0]
+    if first.min > spec.floor:
+        problems.append(
+            Problem(
+                ("stages", 0, "min"),
+                f"stage {first.id} starts at {format_number(first.min)}, so scores from the floor "
+                f"{format_number(spec.floor)} up fall in no stage",
+            )
+        )
+    for index in range(1, len(spec.stages)):
+        low, high = spec.stages[index - 1], spec.stages[index]
+        if low.max is None:
+            problems.append(Problem(("stages", index - 1), f"stage {low.id} has no max but stage {high.id} follows it"))
+            continue
+        if high.min <= low.max:
+            problems.append(
+                Problem(
+                    ("stages", index, "min"),
+                    f"stage {high.id} ({format_number(high.min)}-) overlaps stage {low.id} "
+                    f"({format_number(low.min)}-{format_number(low.max)})",
+                )
+            )
+        elif high.min > low.max + 1:
+            problems.append(
+                Problem(
+                    ("stages", index, "min"),
+                    f"scores above {format_number(low.max)} and below {format_number(high.min)} "
+                    f"fall in no stage (gap between {low.id} and {high.id})",
+                )
+            )
+    return problems
+
+
+def _check_rules(spec: ModelSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    first_index: dict[str, int] = {}
+    stages = [stage.id for stage in spec.stages]
+    scores = [MAIN_SCORE, *spec.scores]
+    known_events = event_types(spec)
+    for index, rule in enumerate(spec.rules):
+        at: Loc = ("rules", index)
+        if rule.id in first_index:
+            problems.append(Problem((*at, "id"), f"duplicate rule id (rule #{first_index[rule.id] + 1} has it too)"))
+        else:
+            first_index[rule.id] = index
+        if (rule.when is None) == (rule.fit is None):
+            problems.append(
+                Problem(at, "a rule needs either `when` (a behaviour event) or `fit` (profile data), not both")
+            )
+        if (rule.points is None) == (rule.readiness is None):
+            problems.append(Problem(at, "give either `points` or `readiness`, exactly one of them"))
+        if rule.readiness is not None and abs(percent_fraction(rule.readiness)) > 1:
+            problems.append(
+                Problem(
+                    (*at, "readiness"),
+                    f"readiness {rule.readiness} is over 100%: nobody is more than fully sales-ready",
+                )
+            )
+        if rule.stage is not None and rule.stage not in stages:
+            problems.append(Problem((*at, "stage"), f"unknown stage '{rule.stage}'{_suggest(rule.stage, stages)}"))
+        for position, score in enumerate(rule_targets(rule)):
+            if score not in scores:
+                problems.append(
+                    Problem(
+                        (*at, "scores", position),
+                        f"unknown score '{score}'{_suggest(score, scores)}; declare it under `scores:`",
+                    )
+                )
+        if rule.group is not None and rule.group not in spec.groups:
+            problems.append(
+                Problem((*at, "group"), f"unknown group '{rule.group}'{_suggest(rule.group, list(spec.groups))}")
+            )
+        if rule.when is not None:
+            problems += _check_when(rule, at, known_events)
+        if rule.fit is not None:
+            problems += _check_fit(rule, at)
+        if isinstance(rule.limit, type(None)) or rule.limit == "once":
+            continue
+        limit = rule.limit
+        if (limit.max is None) != (limit.per is None):
+            problems.append(Problem((*at, "limit"), "`max` and `per` go together, like {max: 3, per: day}"))
+        if limit.max is None and limit.cooldown is None:
+            problems.append(Problem((*at, "limit"), "a limit needs {max: N, per: day|week|month} or a cooldown"))
+    return problems
+
+
+def _check_when(rule: RuleSpec, at: Loc, known_events: list[str]) -> list[Problem]:
+    problems = []
+    assert rule.when is not None
+    if "event" not in rule.when:
+        return [Problem((*at, "when"), "`when` needs `event`: the event type(s) this rule scores")]
+    event = rule.when["event"]
+    names = event if isinstance(event, list) else [event]
+    if not all(isinstance(name, str) for name in names) or not names:
+        problems.append(Problem((*at, "when", "event"), "`event` is an event type or a list of them"))
+    else:
+        for position, name in enumerate(names):
+            if name not in known_events:
+                loc = (*at, "when", "event", position) if isinstance(event, list) else (*at, "when", "event")
+                problems.append(
+                    Problem(
+                        loc,
+                        f"unknown event type '{name}'{_suggest(name, known_events)}; "
+                        "add custom ones under `event_types:`",
+                    )
+                )
+    for name, condition in rule.when.items():
+        if name != "event":
+            problems += _check_condition(condition, (*at, "when", name))
+    return problems
+
+
+def _check_fit(rule: RuleSpec, at: Loc) -> list[Problem]:
+    assert rule.fit is not None
+    problems = []
+    if not rule.fit:
+        problems.append(Problem((*at, "fit"), "`fit` needs at least one condition on a profile field"))
+    for name, condition in rule.fit.items():
+        problems += _check_condition(condition, (*at, "fit", name))
+    for key in ("limit", "cap", "stage", "counter"):
+        if getattr(rule, key) is not None:
+            problems.append(
+                Problem(
+                    (*at, key),
+                    f"`{key}` is for behaviour rules; a fit rule counts once while the profile matches",
+                    True,
+                )
+            )
+    if rule.scores is not None and rule.scores != [MAIN_SCORE]:
+        problems.append(
+            Problem(
+                (*at, "scores"), "fit rules add to the main score only; use a behaviour rule for product interest", True
+            )
+        )
+    return problems
+
+
+def _check_condition(condition: Any, loc: Loc) -> list[Problem]:
+    if not isinstance(condition, Operators):
+        return []
+    problems = []
+    if not condition.model_fields_set:
+        problems.append(Problem(loc, "an empty condition; use equals, any_of, glob, contains, min, max, ..."))
+    if condition.min is not None and condition.max is not None and condition.min > condition.max:
+        problems.append(
+            Problem(
+                loc,
+                f"min {format_number(condition.min)} is above max {format_number(condition.max)}: nothing can match",
+            )
+        )
+    if condition.regex is not None:
+        try:
+            re.compile(condition.regex)
+        except re.error as error:
+            problems.append(Problem((*loc, "regex"), f"bad regular expression {condition.regex!r}: {error}"))
+    return problems
+
+
+def _check_grades_and_nps(spec: ModelSpec) -> list[Problem]:
+    problems = []
+    if not spec.fit_grades:
+        problems.append(Problem(("fit_grades",), "at least one fit grade is needed, like {A: 40, B: 0}"))
+    if not spec.temperature:
+        problems.append(Problem(("temperature",), "at least one temperature is needed, like {hot: 50, cold: 0}"))
+    nps = spec.nps
+    if nps is not None:
+        low, high = nps.scale
+        if low >= high:
+            problems.append(Problem(("nps", "scale"), f"the scale [{low}, {high}] must go from low to high"))
+        bands = [("detractors", nps.detractors), ("passives", nps.passives), ("promoters", nps.promoters)]
+        expected = low
+        for name, (start, end) in bands:
+            if start > end or start < low or end > high:
+                problems.append(Problem(("nps", name), f"{name} [{start}, {end}] is outside the scale [{low}, {high}]"))
+            elif start != expected:
+                problems.append(
+                    Problem(
+                        ("nps", name),
+                        f"{name} start at {start} but the band before ends at {expected - 1}; bands must cover the scale without overlap",
+                    )
+                )
+            expected = end + 1
+        if expected != high + 1 and not problems:
+            problems.append(Problem(("nps", "promoters"), f"promoters must end at the top of the scale, {high}"))
+    return problems
+
+
+def _check_forms(spec: ModelSpec) -> list[Problem]:
+    problems = []
+    for name, form in spec.forms.items():
+        at: Loc = ("forms", name)
+        email = form.fields.get("email")
+        if email is None or email.type != "email":
+            problems.append(
+                Problem((*at, "fields"), "a form needs an `email` field of type email: it identifies the lead")
+            )
+        if form.honeypot is not None and form.honeypot in form.fields:
+            problems.append(Problem((*at, "honeypot"), f"the honeypot '{form.honeypot}' must not be a real field"))
+        for field_name, field in form.fields.items():
+            loc = (*at, "fields", field_name)
+            if field.type == "choice" and not field.choices:
+                problems.append(Problem(loc, "a choice field needs `choices`"))
+            if field.type != "choice" and field.choices is not None:
+                problems.append(
+                    Problem((*loc, "choices"), f"`choices` is only for type choice (this field is {field.type})", True)
+                )
+            if field.min is not None and field.max is not None and field.min > field.max:
+                problems.append(Problem(loc, "min is above max"))
+    return problems
+
+
+def reachable_maximum(spec: ModelSpec) -> tuple[float, float, float]:
+    """(fit at most, engagement at most, main score at most); inf where no limit bounds it."""
+    fit_cap = percent_fraction(spec.explicit_share_max) * spec.sales_ready_score
+    fit_positive = sum(max(0.0, rule_points(r, spec)) for r in spec.rules if r.fit is not None)
+    fit_max = min(fit_positive, fit_cap)
+    group_max: dict[str, float] = {}
+    engagement = 0.0
+    for rule in spec.rules:
+        if rule.when is None or MAIN_SCORE not in rule_targets(rule):
+            continue
+        points = rule_points(rule, spec)
+        if points <= 0:
+            continue
+        most = points if rule.limit == "once" else math.inf
+        if rule.cap is not None:
+            most = min(most, rule.cap)
+        if rule.group is not None and rule.group in spec.groups:
+            group_max[rule.group] = group_max.get(rule.group, 0.0) + most
+        else:
+            engagement += most
+    for group, most in group_max.items():
+        engagement += min(most, spec.groups[group].cap)
+    return fit_max, engagement, max(spec.floor, fit_max + engagement)
+
+
+def _check_reachable(spec: ModelSpec, stages_written: bool) -> list[Problem]:
+    fit_max, engagement_max, main_max = reachable_maximum(spec)
+    if math.isinf(main_max):
+        return []
+    why = f"the highest reachable score is {format_number(main_max)} (fit at most {format_number(fit_max)} + engagement at most {format_number(engagement_max)})"
+    problems = []
+    lead_alert = spec.alerts.lead
+    if lead_alert is not None and lead_alert.threshold > main_max:
+        problems.append(
+            Problem(
+                ("alerts", "lead", "threshold"),
+                f"threshold {format_number(lead_alert.threshold)} can never be reached: {why}",
+            )
+        )
+    account_alert = spec.alerts.account
+    if account_alert is not None and spec.accounts.aggregate != "sum" and account_alert.threshold > main_max:
+        problems.append(
+            Problem(
+                ("alerts", "account", "threshold"),
+                f"threshold {format_number(account_alert.threshold)} can never be reached with aggregate {spec.accounts.aggregate}: {why}",
+            )
+        )
+    for index, stage in enumerate(spec.stages if stages_written else []):
+        if stage.min > main_max:
+            problems.append(
+                Problem(
+                    ("stages", index, "min"),
+                    f"stage {stage.id} starts at {format_number(stage.min)} and can never be reached: {why}",
+                )
+            )
+    return problems
