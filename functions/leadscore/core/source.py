@@ -80,7 +80,10 @@ def parse_yaml(text: str, file: str) -> SourceDocument:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Position(file, mark.line + 1, mark.column + 1) if mark else Position(file, 1, 1)
-        raise YamlSyntaxError(where, f"YAML syntax: {error.problem or error.context}") from None
+        problem = str(error.problem or error.context)
+        if "mapping values are not allowed" in problem:
+            problem += " (a ': ' inside a value? put the value in quotes)"
+        raise YamlSyntaxError(where, f"YAML syntax: {problem}") from None
     except yaml.YAMLError as error:
         raise YamlSyntaxError(Position(file, 1, 1), f"YAML syntax: {error}") from None
     doc = SourceDocument(data={})
