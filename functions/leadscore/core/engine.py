@@ -39,6 +39,7 @@ def new_lead(model: CompiledModel, lead: str) -> LeadState:
     state = LeadState(lead=lead, stage=model.stage_ids[0], engagement=max(0.0, model.floor))
     if "@" in lead:
         state.profile["email"] = lead
+        state.account = account_key(state.profile, model.spec.accounts)
     return state
 
 
@@ -59,7 +60,8 @@ def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome
         score = main_score(model, state)
         return Outcome("late", [], score, score, stage_before, stage_before, [], [])
     seen[event.id] = ts
-    if not state.stage_history:
+    first_event = not state.stage_history
+    if first_event:
         state.stage_history.append((state.stage, ts, "first seen"))
     if ts > state.newest_ts:
         state.newest_ts = ts
@@ -69,7 +71,7 @@ def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome
     score_before = main_score(model, state)
     changes: list[Change] = []
     skipped: list[Skip] = []
-    if event.profile:
+    if event.profile or first_event:  # a new lead's email alone can match fit rules (domains)
         _update_profile(model, state, event, changes)
     rules = model.by_event.get(event.type)
     if rules:
@@ -213,8 +215,7 @@ def _clip(total: float, points: float, cap: float) -> float:
 def _update_profile(model: CompiledModel, state: LeadState, event: Event, changes: list[Change]) -> None:
     """Fit is a function of the current profile: re-evaluate every fit rule and record the diff."""
     profile = state.profile
-    assert event.profile is not None
-    for key, value in event.profile.items():
+    for key, value in (event.profile or {}).items():
         if value is None or value == "":
             profile.pop(key, None)
         else:

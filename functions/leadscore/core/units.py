@@ -30,6 +30,8 @@ def percent_fraction(text: str) -> float:
 
 def format_number(value: float) -> str:
     """Scores print as integers when they are whole, so tables stay readable."""
+    if value in (float("inf"), float("-inf")):
+        return "unlimited" if value > 0 else "-unlimited"
     if value == int(value):
         return str(int(value))
     return f"{value:.2f}".rstrip("0").rstrip(".")

@@ -1,0 +1,40 @@
+# Two entry points for a fresh machine: `make demo` runs the scoring engine on the sample
+# traffic, `make test` runs the whole test suite. Both create .venv on first use.
+# The Lambda runtime is python3.13; we use it when present and fall back to python3.
+
+PYENV_ROOT ?= $(HOME)/.pyenv
+ifndef PYTHON
+PYTHON := $(shell for p in python3.13 $(wildcard $(PYENV_ROOT)/versions/3.13*/bin/python3.13) \
+	python3.12 python3.11 python3; do \
+	if $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then echo $$p; break; fi; done)
+endif
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench schema clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/leadscore validate rules
+	$(BIN)/leadscore simulate rules --events events/sample-traffic.jsonl
+
+test: $(STAMP)
+	$(BIN)/ruff check functions tests benchmarks
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	$(BIN)/python benchmarks/engine_throughput.py
+
+schema: $(STAMP)
+	$(BIN)/leadscore schema --output rules/leadscore.schema.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

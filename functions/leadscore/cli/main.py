@@ -1,0 +1,172 @@
+"""The `leadscore` command: validate, explain, simulate and diff scoring models, without AWS."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from ..core.compiler import compile_model
+from ..core.events import EventError, parse_timestamp
+from ..core.loader import LoadedModel, ModelError, load_model
+from ..core.simulation import simulate
+from ..core.spec import json_schema
+from .explain import explain
+from .simulate import EventFileError, diff_report, events_from, leaderboard
+
+DEFAULT_MODEL = Path("rules")
+
+
+def _load(path: Path) -> LoadedModel:
+    return load_model(path)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    loaded = _load(args.path)
+    spec = loaded.spec
+    print(
+        f"ok: {', '.join(loaded.sources)}: {len(spec.rules)} rules, {len(spec.stages)} stages, "
+        f"{len(spec.scores)} extra scores, {len(spec.forms)} forms (version {loaded.version})"
+    )
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    print(explain(_load(args.path), args.format))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    text = json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _at(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except EventError:
+        raise SystemExit(f"leadscore: --at: {value!r} is not an ISO 8601 time like 2026-11-20T00:00:00Z") from None
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    model = compile_model(_load(args.path))
+    result = simulate(model, events_from(args.events), _at(args.at))
+    report = result.report()
+    if args.format == "json":
+        print(json.dumps(report, indent=2, sort_keys=True, default=str))
+    else:
+        print(leaderboard(report, args.format, args.top))
+    return 0
+
+
+def _model_at_revision(revision: str, path: Path, workdir: Path) -> Path:
+    """Write the model files as they were at a git revision into a temporary folder."""
+    listing = subprocess.run(
+        ["git", "ls-tree", "-r", "--name-only", revision, "--", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listing.returncode != 0:
+        raise SystemExit(f"leadscore: git cannot read {path} at {revision}: {listing.stderr.strip()}")
+    files = [line for line in listing.stdout.splitlines() if line.endswith((".yaml", ".yml"))]
+    if not files:
+        raise SystemExit(f"leadscore: no model files under {path} at {revision}")
+    target = workdir / path
+    target.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        content = subprocess.run(["git", "show", f"{revision}:{name}"], capture_output=True, check=True).stdout
+        (workdir / name).parent.mkdir(parents=True, exist_ok=True)
+        (workdir / name).write_bytes(content)
+    return target if path.is_dir() or len(files) > 1 else workdir / files[0]
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    events = events_from(args.events)
+    at = _at(args.at)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.base:
+            if len(args.paths) > 1:
+                raise SystemExit("leadscore: diff takes --base REV and one model path, or two model paths")
+            head_path = args.paths[0] if args.paths else DEFAULT_MODEL
+            base_path = _model_at_revision(args.base, head_path, Path(tmp))
+            base_loaded = load_model(base_path, display_base=Path(tmp))
+            base_label, head_label = f"{args.base}:{head_path}", str(head_path)
+        else:
+            if len(args.paths) != 2:
+                raise SystemExit("leadscore: diff takes --base REV [PATH], or two model paths")
+            base_loaded = load_model(args.paths[0])
+            head_path = args.paths[1]
+            base_label, head_label = str(args.paths[0]), str(head_path)
+        head_loaded = load_model(head_path)
+    base_run = simulate(compile_model(base_loaded), events, at)
+    head_run = simulate(compile_model(head_loaded), events, at)
+    alert = head_loaded.spec.alerts.lead
+    threshold = alert.threshold if alert else head_loaded.spec.sales_ready_score
+    text, changed = diff_report(base_run, head_run, base_label, head_label, threshold)
+    print(text)
+    return 1 if (args.fail_on_change and changed) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leadscore", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="check a model; list every problem with file:line:column")
+    validate.add_argument("path", nargs="?", type=Path, default=DEFAULT_MODEL)
+    validate.set_defaults(run=cmd_validate)
+
+    explain_cmd = commands.add_parser("explain", help="print the model as a table: rule, stage, readiness, points")
+    explain_cmd.add_argument("path", nargs="?", type=Path, default=DEFAULT_MODEL)
+    explain_cmd.add_argument("--format", choices=["table", "markdown"], default="table")
+    explain_cmd.set_defaults(run=cmd_explain)
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of model files (for editors)")
+    schema.add_argument("--output", help="write to this file instead of standard output")
+    schema.set_defaults(run=cmd_schema)
+
+    sim = commands.add_parser("simulate", help="replay events and print leads, accounts and alerts")
+    sim.add_argument("path", nargs="?", type=Path, default=DEFAULT_MODEL)
+    sim.add_argument("--events", type=Path, action="append", required=True, help="JSON Lines file (repeatable)")
+    sim.add_argument("--at", help="score as of this time (ISO 8601); default: the last event")
+    sim.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    sim.add_argument("--top", type=int, help="show only the N best leads")
+    sim.set_defaults(run=cmd_simulate)
+
+    diff = commands.add_parser("diff", help="compare two model versions on the same events (markdown)")
+    diff.add_argument("paths", nargs="*", type=Path, help="model path (with --base) or two model paths")
+    diff.add_argument("--base", help="git revision of the base model, e.g. origin/main")
+    diff.add_argument("--events", type=Path, action="append", required=True)
+    diff.add_argument("--at", help="score as of this time (ISO 8601)")
+    diff.add_argument("--fail-on-change", action="store_true", help="exit 1 when a lead changes stage")
+    diff.set_defaults(run=cmd_diff)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ModelError as error:
+        print("\n".join(error.problems), file=sys.stderr)
+        print(f"leadscore: {len(error.problems)} problem(s) in the model", file=sys.stderr)
+        return 1
+    except EventFileError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    except FileNotFoundError as error:
+        print(f"leadscore: {error.filename}: no such file", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
