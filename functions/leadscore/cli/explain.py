@@ -63,7 +63,7 @@ def explain(loaded: LoadedModel, fmt: str = "table") -> str:
                 "behaviour" if rule.when is not None else "fit",
                 describe_conditions(rule),
                 rule.stage or "-",
-                rule.readiness or f"{format_number(points / spec.sales_ready_score * 100)}%",
+                rule.readiness or f"({format_number(points / spec.sales_ready_score * 100)}%)",
                 format_number(points),
                 describe_limit(rule),
                 ", ".join(rule_targets(rule)),

@@ -112,8 +112,8 @@ def _settle(
     score_after = main_score(model, state)
     if score_after > score_before and ts > state.last_increase:
         state.last_increase = ts
-    if changes:
-        _move_stage(model, state, score_after, event_id, ts, changes)
+    # Always: with gating, a content interaction that gives no points can still open a stage.
+    _move_stage(model, state, score_after, event_id, ts, changes)
     alerts: list[Alert] = []
     if model.lead_threshold is not None:
         if state.alert_armed and score_after >= model.lead_threshold:
