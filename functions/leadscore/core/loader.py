@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from .source import Loc, Problem, SourceDocument, YamlSyntaxError, merge_documents, model_files, parse_yaml
-from .spec import ModelSpec
+from .spec import UNION_TAGS, ModelSpec
 from .units import DURATION_PATTERN, PERCENT_PATTERN
 from .validation import semantic_problems
 
@@ -92,6 +92,7 @@ def load_document(doc: SourceDocument, sources: tuple[str, ...]) -> LoadedModel:
         spec = ModelSpec.model_validate(doc.data)
     except ValidationError as error:
         problems.extend(_translate(error, doc.data))
+        problems.extend(_salvaged_semantic_problems(error, doc.data))
     if spec is not None:
         problems.extend(semantic_problems(spec, doc.data))
     if problems:
@@ -102,13 +103,48 @@ def load_document(doc: SourceDocument, sources: tuple[str, ...]) -> LoadedModel:
     return LoadedModel(spec=spec, version=version, sources=sources)
 
 
+def _salvaged_semantic_problems(error: ValidationError, data: dict[str, Any]) -> list[Problem]:
+    """Whole-model checks on the rules that did parse, so one typo does not hide the rest.
+
+    Only when every structural problem sits inside a rule: other sections feed the checks
+    (stages, scores, groups), and guessing around them would report phantom problems.
+    """
+    rules = data.get("rules")
+    broken: set[int] = set()
+    for item in error.errors(include_url=False):
+        loc = item["loc"]
+        if len(loc) < 2 or loc[0] != "rules" or not isinstance(loc[1], int) or not isinstance(rules, list):
+            return []
+        broken.add(loc[1])
+    kept = [index for index in range(len(rules)) if index not in broken]  # type: ignore[arg-type]
+    salvaged = {**data, "rules": [rules[index] for index in kept]}  # type: ignore[index]
+    try:
+        spec = ModelSpec.model_validate(salvaged)
+    except ValidationError:
+        return []
+
+    def original(loc: Loc | None) -> Loc | None:
+        if loc and len(loc) >= 2 and loc[0] == "rules" and isinstance(loc[1], int):
+            return ("rules", kept[loc[1]], *loc[2:])
+        return loc
+
+    return [
+        Problem(original(p.loc) or (), p.message, p.on_key, original(p.first_at))
+        for p in semantic_problems(spec, salvaged)
+    ]
+
+
 def _render(problems: list[Problem], doc: SourceDocument) -> list[str]:
     lines = []
     seen = set()
     for problem in problems:
         position = doc.position(problem.loc, problem.on_key)
         where = str(position) if position else "model"
-        line = f"{where}: {_context(problem.loc, doc.data)}{problem.message}"
+        context = _context(problem.loc[:-1] if problem.on_key else problem.loc, doc.data)
+        message = problem.message
+        if problem.first_at is not None:
+            message += f" (first at {doc.position(problem.first_at)})"
+        line = f"{where}: {context}{message}"
         if line not in seen:
             seen.add(line)
             lines.append((position.file if position else "", position.line if position else 0, line))
@@ -148,8 +184,10 @@ def _is_union_tag(part: str | int) -> bool:
     """pydantic names the union member it tried in the error path; people never wrote those."""
     if not isinstance(part, str):
         return False
-    return part in {"str", "int", "float", "bool", "Operators", "LimitSpec"} or part.startswith(
-        ("list[", "literal[", "tuple[", "function-", "dict[")
+    return (
+        part in UNION_TAGS
+        or part in {"str", "int", "float", "bool"}
+        or part.startswith(("list[", "literal[", "tuple[", "function-", "dict["))
     )
 
 

@@ -38,6 +38,7 @@ class Problem:
     loc: Loc
     message: str
     on_key: bool = False  # point at the key itself rather than its value
+    first_at: Loc | None = None  # for duplicates: where the first one was written
 
 
 @dataclass

@@ -6,9 +6,9 @@ Structural checks (keys, types, units) live here; checks that need the whole mod
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
 
 from .units import DURATION_PATTERN, PERCENT_PATTERN
 
@@ -65,7 +65,20 @@ class Operators(Strict):
     exists: bool | None = Field(None, description="The field is present (true) or absent (false).")
 
 
-Condition = Scalar | list[Scalar] | Operators
+def _condition_kind(value: Any) -> str:
+    if isinstance(value, dict | Operators):
+        return "operators-condition"
+    return "list-condition" if isinstance(value, list) else "value-condition"
+
+
+# Tagged unions: pydantic then reports only the member that fits what was written, so a
+# mistyped operator gives one message, not one per member of the union.
+Condition = Annotated[
+    Annotated[Scalar, Tag("value-condition")]
+    | Annotated[list[Scalar], Tag("list-condition")]
+    | Annotated[Operators, Tag("operators-condition")],
+    Discriminator(_condition_kind),
+]
 
 
 class LimitSpec(Strict):
@@ -74,6 +87,17 @@ class LimitSpec(Strict):
         None, description="The calendar period (UTC) that `max` counts in."
     )
     cooldown: Duration | None = Field(None, description="Minimum time between two credits.")
+
+
+def _limit_kind(value: Any) -> str:
+    return "limit-spec" if isinstance(value, dict | LimitSpec) else "once-limit"
+
+
+Limit = Annotated[
+    Annotated[Literal["once"], Tag("once-limit")] | Annotated[LimitSpec, Tag("limit-spec")],
+    Discriminator(_limit_kind),
+]
+UNION_TAGS = frozenset({"value-condition", "list-condition", "operators-condition", "limit-spec", "once-limit"})
 
 
 class RuleSpec(Strict):
@@ -95,7 +119,7 @@ class RuleSpec(Strict):
     scores: list[Identifier] | None = Field(
         None, description="Scores the points go to: `main` and/or extra scores. Default: [main]."
     )
-    limit: Literal["once"] | LimitSpec | None = Field(
+    limit: Limit | None = Field(
         None, description="How often the rule may give points: once, max N per period, cooldown."
     )
     cap: float | None = Field(None, gt=0, description="Most points this rule gives in total.")

@@ -99,7 +99,13 @@ def _check_stages(spec: ModelSpec) -> list[Problem]:
     seen: dict[str, int] = {}
     for index, stage in enumerate(spec.stages):
         if stage.id in seen:
-            problems.append(Problem(("stages", index, "id"), f"duplicate stage id '{stage.id}'"))
+            problems.append(
+                Problem(
+                    ("stages", index, "id"),
+                    f"duplicate stage id '{stage.id}'",
+                    first_at=("stages", seen[stage.id], "id"),
+                )
+            )
         seen[stage.id] = index
         if stage.max is not None and stage.max < stage.min:
             problems.append(
@@ -156,7 +162,7 @@ def _check_rules(spec: ModelSpec) -> list[Problem]:
     for index, rule in enumerate(spec.rules):
         at: Loc = ("rules", index)
         if rule.id in first_index:
-            problems.append(Problem((*at, "id"), f"duplicate rule id (rule #{first_index[rule.id] + 1} has it too)"))
+            problems.append(Problem((*at, "id"), "duplicate rule id", first_at=("rules", first_index[rule.id], "id")))
         else:
             first_index[rule.id] = index
         if (rule.when is None) == (rule.fit is None):
