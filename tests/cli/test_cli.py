@@ -61,7 +61,7 @@ def test_validate_lists_every_problem_with_file_line_and_exits_non_zero(tmp_path
     lines = err.splitlines()
     assert f"{broken}:3:19: rule wp: when.event: unknown event type 'dowload' (did you mean 'download'?); add custom ones under `event_types:`" in lines
     assert f"{broken}:4:16: rule wp: readiness: readiness 130% is over 100%: nobody is more than fully sales-ready" in lines
-    assert f"{broken}:5:9: rule wp: id: duplicate rule id (rule #1 has it too)" in lines
+    assert f"{broken}:5:9: rule wp: id: duplicate rule id (first at {broken}:2:9)" in lines
     assert lines[-1] == "leadscore: 3 problem(s) in the model"
 
 
