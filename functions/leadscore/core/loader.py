@@ -226,6 +226,11 @@ def _problem(item: Any, loc: Loc, data: dict[str, Any]) -> Problem:
     kind = item["type"]
     value = item.get("input")
     ctx = item.get("ctx") or {}
+    in_condition = len(loc) == 4 and loc[0] == "rules" and loc[2] in ("when", "fit")
+    if in_condition and kind not in ("extra_forbidden", "missing"):
+        return Problem(
+            loc, f"{_describe(value)} is not a condition: write a value, a list of values, or operators like {{glob: ...}}"
+        )
     if kind == "extra_forbidden":
         key = loc[-1]
         return Problem(loc, f"unknown key '{key}'{suggest(str(key), _allowed_keys(loc[:-1], data))}", True)

@@ -201,7 +201,7 @@ def _check_rules(spec: ModelSpec) -> list[Problem]:
         limit = rule.limit
         if (limit.max is None) != (limit.per is None):
             problems.append(Problem((*at, "limit"), "`max` and `per` go together, like {max: 3, per: day}"))
-        if limit.max is None and limit.cooldown is None:
+        if limit.max is None and limit.per is None and limit.cooldown is None:
             problems.append(Problem((*at, "limit"), "a limit needs {max: N, per: day|week|month} or a cooldown"))
     return problems
 
