@@ -8,7 +8,9 @@ its input untouched and returns a new state.
 Where arrival order can matter (it cannot for sums, once, per-period limits or duplicates):
 - a cooldown keeps whichever of two close events arrived first;
 - a cap or a floor clips the delta that reaches it, so with mixed signs the order decides
-  which event is clipped (the totals stay within the cap or above the floor either way);
+  which event is clipped (the totals stay within the cap or above the floor either way), and
+  in a capped group which of its rules is credited with the last points (the group total is
+  the same);
 - an event more than `late_events_window` behind the lead's newest event is not scored.
 """
 
