@@ -59,8 +59,14 @@ def test_validate_lists_every_problem_with_file_line_and_exits_non_zero(tmp_path
     code, _, err = run(capsys, "validate", str(broken))
     assert code == 1
     lines = err.splitlines()
-    assert f"{broken}:3:19: rule wp: when.event: unknown event type 'dowload' (did you mean 'download'?); add custom ones under `event_types:`" in lines
-    assert f"{broken}:4:16: rule wp: readiness: readiness 130% is over 100%: nobody is more than fully sales-ready" in lines
+    assert (
+        f"{broken}:3:19: rule wp: when.event: unknown event type 'dowload' (did you mean 'download'?); add custom ones under `event_types:`"
+        in lines
+    )
+    assert (
+        f"{broken}:4:16: rule wp: readiness: readiness 130% is over 100%: nobody is more than fully sales-ready"
+        in lines
+    )
     assert f"{broken}:5:9: rule wp: id: duplicate rule id (first at {broken}:2:9)" in lines
     assert lines[-1] == "leadscore: 3 problem(s) in the model"
 
@@ -69,7 +75,7 @@ def test_explain_prints_one_row_per_rule_with_stage_readiness_and_points(capsys)
     code, out, _ = run(capsys, "explain", "rules")
     assert code == 0
     row = next(line for line in out.splitlines() if line.startswith("whitepaper-download "))
-    assert row.split() [:5] == ["whitepaper-download", "behaviour", "download;", "asset:", "whitepaper-*"]
+    assert row.split()[:5] == ["whitepaper-download", "behaviour", "download;", "asset:", "whitepaper-*"]
     assert "consideration" in row and "30%" in row and " 30 " in row and "once" in row
     assert sum(1 for line in out.splitlines() if line.split() and line.split()[0] in _rule_ids()) == 36
 
@@ -142,7 +148,10 @@ def test_simulate_at_an_earlier_time_ignores_later_events(capsys):
 def test_simulate_applies_decay_and_marks_cold_leads_later_on(capsys):
     now = simulate_json(capsys)
     later = simulate_json(capsys, "--at", "2027-02-01T00:00:00Z")
-    assert lead(later, "luc.peeters@brusselsteel.be")["engagement"] < lead(now, "luc.peeters@brusselsteel.be")["engagement"]
+    assert (
+        lead(later, "luc.peeters@brusselsteel.be")["engagement"]
+        < lead(now, "luc.peeters@brusselsteel.be")["engagement"]
+    )
     assert lead(later, "luc.peeters@brusselsteel.be")["cold"] is True
 
 

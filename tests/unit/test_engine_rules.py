@@ -396,3 +396,21 @@ def test_lead_state_stays_small_because_old_limit_state_is_pruned():
     assert len(ann.state.seen) <= 3 * 4  # only the late window's events
     assert len(ann.state.buckets["v"]) <= 4
     assert len(ann.state.fire_times["v"]) <= 3 * 4
+
+
+def test_clone_copies_every_field_and_shares_nothing_mutable():
+    from dataclasses import fields
+
+    compiled = model(
+        "rules:\n  - {id: c, when: {event: email_click}, points: 1, limit: {cooldown: 1m, max: 5, per: day}}\n"
+    )
+    ann = Lead(compiled)
+    ann.feed(event("email_click", profile={"tags": ["a"]}), event("email_click", day=1))
+    twin = ann.state.clone()
+    assert twin == ann.state
+    for item in fields(LeadState):
+        value = getattr(twin, item.name)
+        if isinstance(value, dict | list):
+            assert value is not getattr(ann.state, item.name), item.name
+    assert twin.buckets["c"] is not ann.state.buckets["c"]
+    assert twin.profile["tags"] is not ann.state.profile["tags"]

@@ -78,11 +78,10 @@ def explain(loaded: LoadedModel, fmt: str = "table") -> str:
         f"sales-ready score {format_number(spec.sales_ready_score)}; fit counts at most "
         f"{spec.explicit_share_max} ({format_number(fit_max)} reachable); engagement at most "
         f"{format_number(engagement_max)}; main score at most {format_number(main_max)}",
-        f"stages: {bands}" + ("; entering a stage needs content of that stage" if spec.advance_requires_content else ""),
+        f"stages: {bands}"
+        + ("; entering a stage needs content of that stage" if spec.advance_requires_content else ""),
     ]
     if spec.groups:
-        summary.append(
-            "groups: " + ", ".join(f"{name} cap {format_number(g.cap)}" for name, g in spec.groups.items())
-        )
+        summary.append("groups: " + ", ".join(f"{name} cap {format_number(g.cap)}" for name, g in spec.groups.items()))
     separator = "\n\n" if fmt == "markdown" else "\n"
     return separator.join(summary) + "\n\n" + render(headers, rows, fmt)

@@ -142,9 +142,7 @@ def diff_report(
                 _qualification(old_q, new_q),
             ]
         )
-    changed_scores = sum(
-        1 for name in set(before) & set(after) if before[name]["score"] != after[name]["score"]
-    )
+    changed_scores = sum(1 for name in set(before) & set(after) if before[name]["score"] != after[name]["score"])
     lines = [
         "## Lead scoring model change",
         "",

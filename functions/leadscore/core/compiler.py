@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .loader import LoadedModel
-from .matchers import Test, compile_condition
+from .matchers import Test, as_text, compile_condition
 from .spec import ModelSpec, RuleSpec
 from .units import DAY, duration_seconds, format_number, percent_fraction
 from .validation import MAIN_SCORE, rule_points, rule_targets
@@ -28,6 +30,7 @@ class CompiledRule:
     points: float
     targets: tuple[str, ...]
     to_main: bool
+    extra_targets: tuple[str, ...]
     conditions: Conditions
     stage: str | None
     counter: str | None
@@ -38,6 +41,7 @@ class CompiledRule:
     cap: float | None
     group: str | None
     why: str
+    period_full: str  # why a credit is skipped when the period's limit is reached
 
 
 def period_bucket(per: str, ts: float) -> int:
@@ -71,11 +75,62 @@ def matches(conditions: Conditions, values: dict[str, Any]) -> bool:
     return True
 
 
+Matcher = Callable[[dict[str, Any]], tuple[CompiledRule, ...]]
+
+
+def build_matcher(rules: tuple[CompiledRule, ...]) -> Matcher:
+    """One generated function per event type: reads each property once, tests every rule.
+
+    Equivalent to `[r for r in rules if matches(r.conditions, properties)]`, without the
+    per-rule loop overhead that dominates scoring time in pure Python. Only generated names
+    appear in the source; rule tests and property names are passed in the namespace.
+    """
+    namespace: dict[str, Any] = {"as_text": as_text}
+    slots: dict[str, str] = {}
+    folded: set[str] = set()  # slots whose case-folded text some rule compares
+    lines = ["def match(properties):", "    get = properties.get", "    found = []"]
+    for name in dict.fromkeys(name for rule in rules for name, _, _ in rule.conditions):
+        slot = f"v{len(slots)}"
+        slots[name] = slot
+        namespace[f"key_{slot}"] = name
+        lines.append(f"    {slot} = get(key_{slot})")
+        if any(hasattr(t, "text_values") for r in rules for n, t, _ in r.conditions if n == name):
+            folded.add(slot)
+            lines.append(
+                f"    f{slot} = None if {slot} is None else {slot}.casefold() if type({slot}) is str else as_text({slot})"
+            )
+    for index, rule in enumerate(rules):
+        namespace[f"rule{index}"] = rule
+        tests = []
+        for position, (name, test, absent_matches) in enumerate(rule.conditions):
+            test_name = f"test{index}_{position}"
+            slot = slots[name]
+            if hasattr(test, "text_values") and not absent_matches:
+                namespace[test_name] = test.text_values
+                tests.append(f"(f{slot} in {test_name})")
+                continue
+            if hasattr(test, "glob_match") and not absent_matches:
+                namespace[test_name] = test.glob_match
+                tests.append(f"(type({slot}) is str and {test_name}({slot}) is not None)")
+                continue
+            namespace[test_name] = test
+            joiner = "is None or" if absent_matches else "is not None and"
+            tests.append(f"({slot} {joiner} {test_name}({slot}))")
+        condition = " and ".join(tests) or "True"
+        lines.append(f"    if {condition}:")
+        lines.append(f"        found.append(rule{index})")
+    lines.append("    return found")
+    exec("\n".join(lines), namespace)  # noqa: S102 - generated from fixed templates only
+    return namespace["match"]
+
+
 @dataclass(frozen=True)
 class CompiledModel:
     spec: ModelSpec
     version: str
     by_event: dict[str, tuple[CompiledRule, ...]]
+    matchers: dict[str, Matcher]  # event type -> the rules its properties match
+    fit_matcher: Matcher  # profile -> the fit rules it matches
     fit_rules: tuple[CompiledRule, ...]
     rules: dict[str, CompiledRule]
     group_caps: dict[str, float]
@@ -88,6 +143,7 @@ class CompiledModel:
     stage_requires_content: tuple[bool, ...]
     gated: bool
     late_window: float
+    prune_days: int  # forget old limit state at most this often (the late window, in days)
     momentum_days: int
     active_at: float
     grades: tuple[tuple[float, str], ...]  # best first
@@ -131,6 +187,7 @@ def compile_rule(rule: RuleSpec, spec: ModelSpec) -> CompiledRule:
         points=points,
         targets=targets,
         to_main=MAIN_SCORE in targets,
+        extra_targets=tuple(t for t in targets if t != MAIN_SCORE),
         conditions=conditions,
         stage=rule.stage,
         counter=rule.counter,
@@ -141,6 +198,7 @@ def compile_rule(rule: RuleSpec, spec: ModelSpec) -> CompiledRule:
         cap=rule.cap,
         group=rule.group,
         why=_explain(rule, spec, points),
+        period_full=f"limit: at most {max_per} per {per}, reached",
     )
 
 
@@ -166,7 +224,9 @@ def compile_model(loaded: LoadedModel) -> CompiledModel:
         spec=spec,
         version=loaded.version,
         by_event={name: tuple(items) for name, items in by_event.items()},
+        matchers={name: build_matcher(tuple(items)) for name, items in by_event.items()},
         fit_rules=tuple(fit_rules),
+        fit_matcher=build_matcher(tuple(fit_rules)),
         rules=rules,
         group_caps={name: group.cap for name, group in spec.groups.items()},
         group_members={name: tuple(ids) for name, ids in group_members.items()},
@@ -180,6 +240,7 @@ def compile_model(loaded: LoadedModel) -> CompiledModel:
         stage_requires_content=tuple(stage.requires_content for stage in spec.stages),
         gated=spec.advance_requires_content,
         late_window=duration_seconds(spec.late_events_window),
+        prune_days=max(1, math.ceil(duration_seconds(spec.late_events_window) / DAY)),
         momentum_days=max(1, round(duration_seconds(spec.momentum.window) / DAY)),
         active_at=spec.momentum.active_at,
         grades=tuple(sorted(((v, k) for k, v in spec.fit_grades.items()), reverse=True)),

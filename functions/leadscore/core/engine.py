@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from .accounts import account_key
-from .compiler import CompiledModel, CompiledRule, matches, period_bucket, period_end
+from .compiler import CompiledModel, CompiledRule, period_bucket, period_end
 from .state import Alert, Change, Event, LeadState, Outcome, Skip
 from .units import DAY, duration_seconds, format_number, percent_fraction
 
@@ -68,20 +68,17 @@ def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome
     if ts > state.newest_ts:
         state.newest_ts = ts
         day = int(ts // DAY)
-        if day != state.pruned_day:
+        if day >= state.pruned_day + model.prune_days:  # lazily: stale entries are harmless
             _prune(model, state, day)
     score_before = main_score(model, state)
     changes: list[Change] = []
     skipped: list[Skip] = []
     if event.profile or first_event:  # a new lead's email alone can match fit rules (domains)
         _update_profile(model, state, event, changes)
-    rules = model.by_event.get(event.type)
-    if rules:
-        properties = event.properties
+    matcher = model.matchers.get(event.type)
+    if matcher is not None:
         stages_engaged = None
-        for rule in rules:
-            if rule.conditions and not matches(rule.conditions, properties):
-                continue
+        for rule in matcher(event.properties):
             if rule.stage is not None:
                 if stages_engaged is None:
                     stages_engaged = {rule.stage}
@@ -94,10 +91,13 @@ def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome
             counters = state.counters
             for stage in stages_engaged:
                 counters[stage] = counters.get(stage, 0) + 1
+    else:
+        stages_engaged = None
     if ts > state.last_activity:
         state.last_activity = ts
         state.decay_steps = 0
-    return _settle(model, state, event.id, ts, score_before, stage_before, changes, skipped)
+    # a content interaction that gives no points can still open a gated stage
+    return _settle(model, state, event.id, ts, score_before, stage_before, changes, skipped, bool(stages_engaged))
 
 
 def _settle(
@@ -109,13 +109,14 @@ def _settle(
     stage_before: str,
     changes: list[Change],
     skipped: list[Skip],
+    content_engaged: bool = False,
 ) -> Outcome:
     """After the deltas: stage, last increase and alerts follow the new main score."""
     score_after = main_score(model, state)
     if score_after > score_before and ts > state.last_increase:
         state.last_increase = ts
-    # Always: with gating, a content interaction that gives no points can still open a stage.
-    _move_stage(model, state, score_after, event_id, ts, changes)
+    if score_after != score_before or content_engaged or state.stage not in model.stage_ids:
+        _move_stage(model, state, score_after, event_id, ts, changes)
     alerts: list[Alert] = []
     if model.lead_threshold is not None:
         if state.alert_armed and score_after >= model.lead_threshold:
@@ -140,11 +141,12 @@ def _credit(
         skipped.append(Skip(rule_id, "limit: once per lead, already given"))
         return
     bucket = 0
-    if rule.per is not None:
-        bucket = period_bucket(rule.per, ts)
+    per = rule.per
+    if per is not None:
+        bucket = int(ts // DAY) if per == "day" else period_bucket(per, ts)
         counts = state.buckets.get(rule_id)
         if counts is not None and counts.get(bucket, 0) >= rule.max_per:
-            skipped.append(Skip(rule_id, f"limit: at most {rule.max_per} per {rule.per}, reached"))
+            skipped.append(Skip(rule_id, rule.period_full))
             return
     if rule.cooldown:
         times = state.fire_times.get(rule_id)
@@ -161,44 +163,44 @@ def _credit(
         points = _clip(given, points, rule.cap)
         if points != rule.points:
             why = f"{why} (rule cap {format_number(rule.cap)})"
-    if rule.group is not None:
-        total = 0.0
-        for member in model.group_members[rule.group]:
-            total += state.rule_points.get(member, 0.0)
-        clipped = _clip(total, points, model.group_caps[rule.group])
+    group = rule.group
+    if group is not None:
+        total = state.group_points.get(group, 0.0)
+        clipped = _clip(total, points, model.group_caps[group])
         if clipped != points:
             points = clipped
-            why = f"{why} (group {rule.group} cap {format_number(model.group_caps[rule.group])})"
+            why = f"{why} (group {group} cap {format_number(model.group_caps[group])})"
     if points == 0 and rule.points != 0:
         skipped.append(Skip(rule_id, "cap reached"))
         return
     state.rule_fires[rule_id] = state.rule_fires.get(rule_id, 0) + 1
     state.rule_points[rule_id] = given + points
-    if rule.per is not None:
+    if group is not None:
+        state.group_points[group] = state.group_points.get(group, 0.0) + points
+    if per is not None:
         counts = state.buckets.setdefault(rule_id, {})
         counts[bucket] = counts.get(bucket, 0) + 1
     if rule.cooldown:
         state.fire_times.setdefault(rule_id, []).append(ts)
     event_id = event.id
-    for target in rule.targets:
-        if target == "main":
-            before = state.engagement
-            after = before + points
-            if after < model.floor:
-                after = model.floor if before >= model.floor else before
-            state.engagement = after
-            changes.append(Change(event_id, rule_id, "engagement", points, before, after, why))
-            if points > 0:
-                day = int(ts // DAY)
-                state.gains[day] = state.gains.get(day, 0.0) + points
-        else:
-            floor = model.extra_floors[target]
-            before = state.extras.get(target, floor)
-            after = before + points
-            if after < floor:
-                after = floor if before >= floor else before
-            state.extras[target] = after
-            changes.append(Change(event_id, rule_id, target, points, before, after, why))
+    if rule.to_main:
+        before = state.engagement
+        after = before + points
+        if after < model.floor:
+            after = model.floor if before >= model.floor else before
+        state.engagement = after
+        changes.append(Change(event_id, rule_id, "engagement", points, before, after, why))
+        if points > 0:
+            day = int(ts // DAY)
+            state.gains[day] = state.gains.get(day, 0.0) + points
+    for target in rule.extra_targets:
+        floor = model.extra_floors[target]
+        before = state.extras.get(target, floor)
+        after = before + points
+        if after < floor:
+            after = floor if before >= floor else before
+        state.extras[target] = after
+        changes.append(Change(event_id, rule_id, target, points, before, after, why))
 
 
 def _clip(total: float, points: float, cap: float) -> float:
@@ -222,7 +224,7 @@ def _update_profile(model: CompiledModel, state: LeadState, event: Event, change
             profile.pop(key, None)
         else:
             profile[key] = value
-    now_matching = {rule.id: rule for rule in model.fit_rules if matches(rule.conditions, profile)}
+    now_matching = {rule.id: rule for rule in model.fit_matcher(profile)}
     old = state.fit_rules
     before = sum(old.values())
     running = before

@@ -1,7 +1,7 @@
 """The project's event format: plain JSON in, a typed `Event` out, or a message naming the problem.
 
-    {"id": "evt-1", "type": "download", "email": "ann@acme.com" | "anonymous_id": "a-1",
-     "timestamp": "2026-11-02T10:00:00Z", "properties": {...}, "profile": {...}}
+{"id": "evt-1", "type": "download", "email": "ann@acme.com" | "anonymous_id": "a-1",
+ "timestamp": "2026-11-02T10:00:00Z", "properties": {...}, "profile": {...}}
 """
 
 from __future__ import annotations

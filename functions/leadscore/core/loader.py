@@ -229,7 +229,8 @@ def _problem(item: Any, loc: Loc, data: dict[str, Any]) -> Problem:
     in_condition = len(loc) == 4 and loc[0] == "rules" and loc[2] in ("when", "fit")
     if in_condition and kind not in ("extra_forbidden", "missing"):
         return Problem(
-            loc, f"{_describe(value)} is not a condition: write a value, a list of values, or operators like {{glob: ...}}"
+            loc,
+            f"{_describe(value)} is not a condition: write a value, a list of values, or operators like {{glob: ...}}",
         )
     if kind == "extra_forbidden":
         key = loc[-1]

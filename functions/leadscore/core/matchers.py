@@ -57,22 +57,40 @@ def _one_of(values: list[Any]) -> Test:
     globs = [v for v in values if isinstance(v, str) and is_wildcard(v)]
     pattern = _glob_regex(globs) if globs else None
 
-    if not numbers and pattern is None and len(texts) == 1:
-        (only,) = texts
-
-        def equals_text(value: Any) -> bool:
-            return (value.casefold() if isinstance(value, str) else as_text(value)) == only
-
-        return equals_text
+    if not numbers and pattern is None:
+        return text_test(frozenset(texts))
+    if not numbers and not texts and pattern is not None:
+        return glob_test(pattern)
 
     def one_of(value: Any) -> bool:
-        if as_text(value) in texts:
+        if (value.casefold() if type(value) is str else as_text(value)) in texts:
             return True
         if numbers and as_number(value) in numbers:
             return True
         return pattern is not None and isinstance(value, str) and pattern.match(value) is not None
 
     return one_of
+
+
+def text_test(texts: frozenset[str]) -> Test:
+    """Equal to one of these texts, ignoring case. `text_values` lets the compiler inline it."""
+
+    def text_in(value: Any) -> bool:
+        return (value.casefold() if type(value) is str else as_text(value)) in texts
+
+    text_in.text_values = texts  # type: ignore[attr-defined]
+    return text_in
+
+
+def glob_test(pattern: re.Pattern[str]) -> Test:
+    """Matches wildcard patterns compiled to one regex. `glob_match` lets the compiler inline it."""
+    match = pattern.match
+
+    def matches_glob(value: Any) -> bool:
+        return type(value) is str and match(value) is not None
+
+    matches_glob.glob_match = match  # type: ignore[attr-defined]
+    return matches_glob
 
 
 def _domain_test(domains: list[str]) -> Test:
@@ -101,8 +119,7 @@ def _operator_tests(ops: Operators) -> list[Test]:
         excluded = _one_of(_listify(ops.not_))
         tests.append(lambda value: not excluded(value))
     if ops.glob is not None:
-        regex = _glob_regex(_listify(ops.glob))
-        tests.append(lambda value: isinstance(value, str) and regex.match(value) is not None)
+        tests.append(glob_test(_glob_regex(_listify(ops.glob))))
     if ops.regex is not None:
         search = re.compile(ops.regex).search
         tests.append(lambda value: search(value if isinstance(value, str) else as_text(value)) is not None)

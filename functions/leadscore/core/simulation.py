@@ -93,7 +93,9 @@ class Simulation:
         fired, account.armed = crossing(account.armed, score, alert.threshold, rearm)
         if fired:
             ts = event.ts if event else state.last_activity
-            self.alerts.append(Alert("account", state.account, score, alert.threshold, ts, event.id if event else "decay"))
+            self.alerts.append(
+                Alert("account", state.account, score, alert.threshold, ts, event.id if event else "decay")
+            )
 
     def account_score(self, account: str) -> float:
         return aggregate(self.accounts[account].members.values(), self.model.spec.accounts)

@@ -67,6 +67,7 @@ class LeadState:
     counters: dict[str, int] = field(default_factory=dict)
     rule_points: dict[str, float] = field(default_factory=dict)  # behaviour rule -> points given
     rule_fires: dict[str, int] = field(default_factory=dict)  # behaviour rule -> times credited
+    group_points: dict[str, float] = field(default_factory=dict)  # group -> points given (its rules' sum)
     buckets: dict[str, dict[int, int]] = field(default_factory=dict)  # rule -> period -> credits
     fire_times: dict[str, list[float]] = field(default_factory=dict)  # cooldown rules only
     seen: dict[str, float] = field(default_factory=dict)  # event id -> event time, late window
@@ -82,7 +83,31 @@ class LeadState:
     account: str | None = None
 
     def clone(self) -> LeadState:
-        return copy.deepcopy(self)
+        """A copy sharing nothing mutable; field by field, as deepcopy is ten times slower."""
+        return LeadState(
+            lead=self.lead,
+            profile=copy.deepcopy(self.profile),
+            fit_rules=dict(self.fit_rules),
+            engagement=self.engagement,
+            extras=dict(self.extras),
+            counters=dict(self.counters),
+            rule_points=dict(self.rule_points),
+            rule_fires=dict(self.rule_fires),
+            group_points=dict(self.group_points),
+            buckets={rule: dict(counts) for rule, counts in self.buckets.items()},
+            fire_times={rule: list(times) for rule, times in self.fire_times.items()},
+            seen=dict(self.seen),
+            gains=dict(self.gains),
+            stage=self.stage,
+            stage_history=list(self.stage_history),
+            newest_ts=self.newest_ts,
+            pruned_day=self.pruned_day,
+            last_activity=self.last_activity,
+            last_increase=self.last_increase,
+            decay_steps=self.decay_steps,
+            alert_armed=self.alert_armed,
+            account=self.account,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe: integer keys become strings, tuples lists."""
