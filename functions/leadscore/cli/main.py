@@ -117,6 +117,24 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1 if (args.fail_on_change and changed) else 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..local.demo import main as demo_main  # moto and the AWS SDK load only for this command
+
+    return demo_main()
+
+
+def cmd_lead(args: argparse.Namespace) -> int:
+    """The stored breakdown of one lead, from the tables named in the environment."""
+    from ..service.scoring import build_service_from_env
+
+    description = build_service_from_env().describe_lead(args.email.strip().casefold())
+    if description is None:
+        print(f"leadscore: no lead {args.email}", file=sys.stderr)
+        return 1
+    print(json.dumps(description, indent=2, default=str))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +167,15 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--at", help="score as of this time (ISO 8601)")
     diff.add_argument("--fail-on-change", action="store_true", help="exit 1 when a lead changes stage")
     diff.set_defaults(run=cmd_diff)
+
+    demo = commands.add_parser(
+        "demo", help="run the sample traffic through the Lambda handlers on a local AWS stand-in"
+    )
+    demo.set_defaults(run=cmd_demo)
+
+    lead = commands.add_parser("lead", help="a stored lead's score breakdown (tables from LEADS_TABLE etc.)")
+    lead.add_argument("email")
+    lead.set_defaults(run=cmd_lead)
     return parser
 
 

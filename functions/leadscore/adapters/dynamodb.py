@@ -1,0 +1,373 @@
+"""DynamoDB storage: PynamoDB models and the small repository the scoring service uses.
+
+Nothing above this module touches boto3 or PynamoDB; their errors are translated here into
+`VersionConflict` (someone else saved the lead first: reload and retry) and
+`RetryableStorageError` (throttling, timeouts: let SQS redeliver).
+
+Per lead and per batch, one transaction writes the lead (conditional on its version), one
+history item and one event-log item per scored event, and the lead's account membership:
+a save is atomic, so nothing is half-written when a Lambda dies mid-way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from ..core.events import format_timestamp
+from ..core.state import Change, LeadState
+from ..settings import Settings
+
+MAX_TRANSACTION_ITEMS = 100
+
+
+class StorageError(Exception):
+    pass
+
+
+class VersionConflict(StorageError):
+    """The lead changed since it was read: reload it and apply the events again."""
+
+
+class RetryableStorageError(StorageError):
+    """Throttling or a transient failure: the messages should be redelivered later."""
+
+
+class LeadItem(Model):
+    """A lead's scoring state, or (for an anonymous id once identified) an alias to the lead."""
+
+    class Meta:
+        table_name = "leads"
+
+    lead = UnicodeAttribute(hash_key=True)
+    version = NumberAttribute(default=0)
+    state = UnicodeAttribute(null=True)  # LeadState.to_dict() as JSON
+    merged_into = UnicodeAttribute(null=True)
+    score = NumberAttribute(null=True)
+    stage = UnicodeAttribute(null=True)
+    account = UnicodeAttribute(null=True)
+    model_version = UnicodeAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+
+
+class HistoryItem(Model):
+    """Why the scores moved: one item per scored event, with every change it made."""
+
+    class Meta:
+        table_name = "history"
+
+    lead = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # <event time>#<event id>
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    changes = UnicodeAttribute()  # JSON list of changes
+    alerts = UnicodeAttribute(null=True)  # JSON list of alerts fired
+    score_before = NumberAttribute()
+    score_after = NumberAttribute()
+    stage_before = UnicodeAttribute()
+    stage_after = UnicodeAttribute()
+    model_version = UnicodeAttribute()
+    recorded_at = NumberAttribute()
+    expires_at = NumberAttribute(null=True)
+
+
+class EventLogItem(Model):
+    """Every accepted event as received, so a later model can be replayed over real history."""
+
+    class Meta:
+        table_name = "event-log"
+
+    lead = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # <event time>#<event id>
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    payload = UnicodeAttribute()  # the event as received, JSON
+    received_at = NumberAttribute()
+    expires_at = NumberAttribute(null=True)
+
+
+class AccountItem(Model):
+    """One item per member lead (no hot item under traffic from one company), plus a summary."""
+
+    class Meta:
+        table_name = "accounts"
+
+    account = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)  # member#<lead> or #summary
+    lead = UnicodeAttribute(null=True)
+    score = NumberAttribute(null=True)
+    armed = BooleanAttribute(null=True)
+    updated_at = NumberAttribute(null=True)
+
+
+SUMMARY = "#summary"
+_MODELS: dict[str, type[Model]] = {
+    "leads_table": LeadItem,
+    "history_table": HistoryItem,
+    "event_log_table": EventLogItem,
+    "accounts_table": AccountItem,
+}
+
+
+def bind(settings: Settings) -> None:
+    """Point the models at the deployed tables (names come from the template's outputs)."""
+    for setting, model in _MODELS.items():
+        model.Meta.table_name = getattr(settings, setting) or model.Meta.table_name
+        model.Meta.host = settings.dynamodb_endpoint
+        model.Meta.region = settings.region
+        model._connection = None  # rebuilt lazily with the new table name and endpoint
+
+
+def sort_key(ts: float, event_id: str) -> str:
+    return f"{format_timestamp(ts)}#{event_id}"
+
+
+@dataclass
+class StoredLead:
+    state: LeadState | None
+    version: int
+    merged_into: str | None = None
+
+
+@dataclass
+class LoggedEvent:
+    """An accepted event to store in the event log, exactly as received."""
+
+    lead: str
+    event_id: str
+    event_type: str
+    ts: float
+    payload: dict[str, Any]
+
+
+@dataclass
+class ScoredEvent:
+    lead: str
+    event_id: str
+    event_type: str
+    ts: float
+    changes: list[Change]
+    alerts: list[dict[str, Any]]
+    score_before: float
+    score_after: float
+    stage_before: str
+    stage_after: str
+
+
+@dataclass
+class LeadCommit:
+    """Everything one lead's batch changes, written in one transaction."""
+
+    state: LeadState
+    expected_version: int  # 0: the lead must not exist yet
+    score: float
+    model_version: str
+    scored: list[ScoredEvent] = field(default_factory=list)
+    logged: list[LoggedEvent] = field(default_factory=list)
+    previous_account: str | None = None
+    aliases: list[tuple[str, int]] = field(default_factory=list)  # (anonymous lead, its version)
+
+
+def _translate(error: Exception) -> StorageError:
+    text = str(error)
+    cause = getattr(error, "cause_response_code", None) or ""
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    if any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons):
+        return VersionConflict(text)
+    if "ConditionalCheckFailed" in cause or "ConditionalCheckFailed" in text:
+        return VersionConflict(text)
+    return RetryableStorageError(f"{cause or type(error).__name__}: {text}")
+
+
+class LeadRepository:
+    def __init__(self, settings: Settings, clock: Any = time.time) -> None:
+        bind(settings)
+        self.settings = settings
+        self.clock = clock
+        self._connection = Connection(region=settings.region, host=settings.dynamodb_endpoint)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def load(self, lead: str) -> StoredLead | None:
+        try:
+            item = LeadItem.get(lead, consistent_read=True)
+        except LeadItem.DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        state = LeadState.from_dict(json.loads(item.state)) if item.state else None
+        return StoredLead(state, int(item.version or 0), item.merged_into)
+
+    def logged_events(self, lead: str) -> list[dict[str, Any]]:
+        try:
+            return [json.loads(item.payload) for item in EventLogItem.query(lead, consistent_read=True)]
+        except PynamoDBException as error:
+            raise _translate(error) from error
+
+    def history(self, lead: str, limit: int = 20) -> list[dict[str, Any]]:
+        try:
+            items = HistoryItem.query(lead, scan_index_forward=False, limit=limit)
+            return [
+                {
+                    "event_id": item.event_id,
+                    "event_type": item.event_type,
+                    "at": item.sk.split("#", 1)[0],
+                    "score_before": item.score_before,
+                    "score_after": item.score_after,
+                    "stage_before": item.stage_before,
+                    "stage_after": item.stage_after,
+                    "changes": json.loads(item.changes),
+                    "alerts": json.loads(item.alerts) if item.alerts else [],
+                    "model_version": item.model_version,
+                }
+                for item in items
+            ]
+        except PynamoDBException as error:
+            raise _translate(error) from error
+
+    def account_members(self, account: str) -> tuple[dict[str, float], bool]:
+        """(member lead -> score, whether the account alert is armed)."""
+        members: dict[str, float] = {}
+        armed = True
+        try:
+            for item in AccountItem.query(account, consistent_read=True):
+                if item.sk == SUMMARY:
+                    armed = item.armed is not False
+                elif item.lead is not None and item.score is not None:
+                    members[item.lead] = float(item.score)
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        return members, armed
+
+    def leads(self) -> Iterable[LeadItem]:
+        """Every stored lead (for local runs and replays; a scan)."""
+        return (item for item in LeadItem.scan() if item.state)
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def set_account_armed(self, account: str, armed: bool, score: float) -> bool:
+        """Flip the account alert atomically; False when it already was in that position."""
+        summary = AccountItem(account, SUMMARY)
+        if armed:
+            condition = AccountItem.armed == False  # noqa: E712 - a DynamoDB condition, not a test
+        else:
+            condition = AccountItem.armed.does_not_exist() | (AccountItem.armed == True)  # noqa: E712
+        try:
+            summary.update(
+                actions=[
+                    AccountItem.armed.set(armed),
+                    AccountItem.score.set(score),
+                    AccountItem.updated_at.set(self.clock()),
+                ],
+                condition=condition,
+            )
+        except PynamoDBException as error:
+            translated = _translate(error)
+            if isinstance(translated, VersionConflict):
+                return False
+            raise translated from error
+        return True
+
+    def commit(self, plan: LeadCommit) -> int:
+        """Write one lead's batch atomically; returns the new version."""
+        now = self.clock()
+        new_version = plan.expected_version + 1
+        state = plan.state
+        items = self._history_and_log(plan, now)
+        per_transaction = MAX_TRANSACTION_ITEMS - 3 - len(plan.aliases)
+        chunks = [items[i : i + per_transaction] for i in range(0, len(items), per_transaction)] or [[]]
+        # History and log items are idempotent puts (deterministic keys): earlier chunks may be
+        # written before the lead; the last chunk carries the lead, so a retry rewrites them.
+        for chunk in chunks[:-1]:
+            self._transact(lambda tx, chunk=chunk: [tx.save(item) for item in chunk])
+
+        def final(tx: TransactWrite) -> None:
+            for item in chunks[-1]:
+                tx.save(item)
+            lead_item = LeadItem(
+                state.lead,
+                version=new_version,
+                state=json.dumps(state.to_dict(), separators=(",", ":")),
+                score=plan.score,
+                stage=state.stage,
+                account=state.account,
+                model_version=plan.model_version,
+                updated_at=now,
+            )
+            if plan.expected_version == 0:
+                tx.save(lead_item, condition=LeadItem.lead.does_not_exist())
+            else:
+                tx.save(lead_item, condition=LeadItem.version == plan.expected_version)
+            if state.account:
+                tx.save(
+                    AccountItem(
+                        state.account, f"member#{state.lead}", lead=state.lead, score=plan.score, updated_at=now
+                    )
+                )
+            if plan.previous_account and plan.previous_account != state.account:
+                tx.delete(AccountItem(plan.previous_account, f"member#{state.lead}"))
+            for anonymous, version in plan.aliases:
+                alias = LeadItem(anonymous, version=version + 1, merged_into=state.lead, updated_at=now)
+                condition = LeadItem.lead.does_not_exist() if version == 0 else LeadItem.version == version
+                tx.save(alias, condition=condition)
+
+        self._transact(final)
+        return new_version
+
+    def _history_and_log(self, plan: LeadCommit, now: float) -> list[Model]:
+        items: list[Model] = []
+        history_expiry = (
+            int(now + self.settings.history_retention_days * 86400)
+            if self.settings.history_retention_days > 0
+            else None
+        )
+        for scored in plan.scored:
+            items.append(
+                HistoryItem(
+                    plan.state.lead,
+                    sort_key(scored.ts, scored.event_id),
+                    event_id=scored.event_id,
+                    event_type=scored.event_type,
+                    changes=json.dumps([change._asdict() for change in scored.changes], separators=(",", ":")),
+                    alerts=json.dumps(scored.alerts) if scored.alerts else None,
+                    score_before=scored.score_before,
+                    score_after=scored.score_after,
+                    stage_before=scored.stage_before,
+                    stage_after=scored.stage_after,
+                    model_version=plan.model_version,
+                    recorded_at=now,
+                    expires_at=history_expiry,
+                )
+            )
+        log_expiry = int(now + self.settings.event_retention_days * 86400)
+        for logged in plan.logged:
+            items.append(
+                EventLogItem(
+                    logged.lead,
+                    sort_key(logged.ts, logged.event_id),
+                    event_id=logged.event_id,
+                    event_type=logged.event_type,
+                    payload=json.dumps(logged.payload, separators=(",", ":"), default=str),
+                    received_at=now,
+                    expires_at=log_expiry,
+                )
+            )
+        return items
+
+    def _transact(self, write: Any) -> None:
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                write(transaction)
+        except TransactWriteError as error:
+            raise _translate(error) from error
+        except PynamoDBException as error:
+            raise _translate(error) from error

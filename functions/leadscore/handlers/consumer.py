@@ -1,0 +1,59 @@
+"""The SQS consumer: scores a batch of queued events, reporting the messages that failed.
+
+The batch is scored as a whole, not record by record (Powertools' BatchProcessor), because
+the service groups it by lead to load and save each lead once: one conditional write per
+lead per batch. A message that cannot be parsed is reported failed, so after five attempts
+it rests in the dead-letter queue, never blocking the others.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ..core.events import EventError, parse_event
+from ..service.scoring import AcceptedEvent, ScoringService, build_service_from_env
+from .common import logger, mask_email, metrics
+
+
+@cache
+def service() -> ScoringService:
+    return build_service_from_env()
+
+
+def _accepted(record_body: str, message_id: str) -> AcceptedEvent:
+    body = json.loads(record_body)
+    if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
+        raise EventError("message body has no event")
+    raw = body.get("raw") if isinstance(body.get("raw"), dict) else body["event"]
+    return AcceptedEvent(parse_event(body["event"]), raw, message_id)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    batch: list[AcceptedEvent] = []
+    failed: list[str] = []
+    for record in SQSEvent(event).records:
+        try:
+            batch.append(_accepted(record.body, record.message_id))
+        except (EventError, ValueError) as error:  # json errors are ValueErrors
+            logger.error("poison message", extra={"message_id": record.message_id, "reason": str(error)[:200]})
+            metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
+            failed.append(record.message_id)
+    result = service().score(batch) if batch else None
+    if result is not None:
+        failed.extend(result.failed_message_ids)
+        metrics.add_metric(name="EventsScored", unit=MetricUnit.Count, value=result.scored)
+        metrics.add_metric(name="DuplicatesIgnored", unit=MetricUnit.Count, value=result.duplicates)
+        for alert in result.alerts:
+            logger.info(
+                "threshold crossed",
+                extra={"kind": alert.kind, "subject": mask_email(alert.subject), "score": alert.score},
+            )
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -1,0 +1,1 @@
+"""Pure validation and mapping of what arrives over HTTP (forms, tracking, signatures)."""

@@ -1,0 +1,143 @@
+"""Public form submissions: field-by-field validation against the form declared in the model.
+
+Forms are untrusted: every field is checked against its declared type, choices, range and
+length; unknown fields are rejected (a typo in a landing page should not silently drop an
+answer); the honeypot catches naive bots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.events import is_email, normalise_email
+from ..core.spec import FormFieldSpec, FormSpec
+
+
+class FormError(ValueError):
+    """Bad fields: `problems` maps each field to what is wrong with it."""
+
+    def __init__(self, problems: dict[str, str]):
+        super().__init__("; ".join(f"{name}: {problem}" for name, problem in problems.items()))
+        self.problems = problems
+
+
+# Hidden fields any form may carry: the tracking cookie's visitor id links earlier visits.
+RESERVED_FIELDS = frozenset({"anonymous_id"})
+
+
+@dataclass(frozen=True)
+class Submission:
+    form_id: str
+    email: str
+    fields: dict[str, Any]  # typed values, without email, honeypot and reserved fields
+    is_bot: bool
+    anonymous_id: str | None = None
+
+
+def _first(value: Any) -> Any:
+    """URL-encoded forms give lists; a field that was sent once is its single value."""
+    if isinstance(value, list):
+        return value[0] if len(value) == 1 else value
+    return value
+
+
+def _coerce(name: str, spec: FormFieldSpec, value: Any) -> Any:
+    if isinstance(value, list | dict):
+        raise ValueError("expected a single value")
+    if spec.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "on", "yes", "1"}:
+            return True
+        if text in {"false", "off", "no", "0"}:
+            return False
+        raise ValueError("expected true or false")
+    if spec.type in {"integer", "number"}:
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        try:
+            number = float(str(value).strip()) if not isinstance(value, int | float) else float(value)
+        except ValueError:
+            raise ValueError(f"{str(value)[:40]!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError("expected a finite number")
+        if spec.type == "integer":
+            if not number.is_integer():
+                raise ValueError("expected a whole number")
+            number = int(number)
+        if spec.min is not None and number < spec.min:
+            raise ValueError(f"must be at least {_plain(spec.min)}")
+        if spec.max is not None and number > spec.max:
+            raise ValueError(f"must be at most {_plain(spec.max)}")
+        return number
+    text = value if isinstance(value, str) else str(value)
+    text = text.strip()
+    if len(text) > spec.max_length:
+        raise ValueError(f"longer than {spec.max_length} characters")
+    if spec.type == "email":
+        if not is_email(text):
+            raise ValueError(f"{text[:60]!r} is not an email address")
+        return normalise_email(text)
+    if spec.type == "choice":
+        choices = spec.choices or []
+        if text not in choices:
+            raise ValueError(f"{text[:40]!r} is not one of: {', '.join(choices)}")
+    return text
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def validate_submission(form_id: str, form: FormSpec, data: dict[str, Any]) -> Submission:
+    problems: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    honeypot = _first(data.get(form.honeypot)) if form.honeypot else None
+    for name in data:
+        if name not in form.fields and name != form.honeypot and name not in RESERVED_FIELDS:
+            problems[name] = "unknown field for this form"
+    anonymous_id = _first(data.get("anonymous_id"))
+    if anonymous_id is not None and (not isinstance(anonymous_id, str) or len(anonymous_id) > 200):
+        problems["anonymous_id"] = "expected a visitor id of at most 200 characters"
+    for name, spec in form.fields.items():
+        raw = _first(data.get(name))
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if spec.required:
+                problems[name] = "required"
+            continue
+        try:
+            values[name] = _coerce(name, spec, raw)
+        except ValueError as error:
+            problems[name] = str(error)
+    if problems:
+        raise FormError(problems)
+    email = values.pop("email")
+    visitor = anonymous_id.strip() if isinstance(anonymous_id, str) and anonymous_id.strip() else None
+    return Submission(form_id, email, values, is_bot=bool(honeypot), anonymous_id=visitor)
+
+
+def submission_event(submission: Submission, received_at: float) -> dict[str, Any]:
+    """The submission as a project event: a form_submit whose profile is the answers.
+
+    Its id is derived from the form, the answers and the day, so a double-clicked or retried
+    POST is scored once, while the same answers sent again another day count again.
+    """
+    day = int(received_at // 86400)
+    digest_source = json.dumps([submission.form_id, submission.email, submission.fields, day], sort_keys=True)
+    event_id = "form-" + hashlib.sha256(digest_source.encode()).hexdigest()[:24]
+    properties: dict[str, Any] = {"form": submission.form_id}
+    if submission.anonymous_id:
+        properties["anonymous_id"] = submission.anonymous_id
+    return {
+        "id": event_id,
+        "type": "form_submit",
+        "email": submission.email,
+        "timestamp": received_at,
+        "properties": properties,
+        "profile": dict(submission.fields),
+    }

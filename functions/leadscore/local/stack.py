@@ -1,0 +1,257 @@
+"""The deployed stack on this machine: tables built from template.yaml on an AWS stand-in.
+
+Used by the demo and by the tests: DynamoDB tables come from the template's own
+AWS::DynamoDB::Table resources (never a hand-kept copy), the queue is SQS FIFO, the tracking
+secret an SSM SecureString, and the handlers are called through their real Lambda entry points
+with API Gateway (HTTP API v2) and SQS shaped events.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import yaml
+
+ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE = ROOT / "template.yaml"
+REGION = "eu-west-1"
+TABLE_ENV = {
+    "LeadsTable": "LEADS_TABLE",
+    "HistoryTable": "HISTORY_TABLE",
+    "EventLogTable": "EVENT_LOG_TABLE",
+    "AccountsTable": "ACCOUNTS_TABLE",
+}
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML: short-form intrinsics (!Ref, !Sub...) become {tag: value}."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def read_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506 - safe loader subclass
+
+
+def table_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Logical id -> CreateTable arguments (plus TimeToLiveSpecification) from the template."""
+    tables = {}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::DynamoDB::Table":
+            continue
+        properties = resource["Properties"]
+        definition: dict[str, Any] = {
+            "AttributeDefinitions": properties["AttributeDefinitions"],
+            "KeySchema": properties["KeySchema"],
+            "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+            if key in properties:
+                definition[key] = properties[key]
+        if "TimeToLiveSpecification" in properties:
+            definition["TimeToLiveSpecification"] = properties["TimeToLiveSpecification"]
+        tables[logical_id] = definition
+    return tables
+
+
+def create_tables(dynamodb: Any, prefix: str = "leadscore") -> dict[str, str]:
+    """Create every table of the template; returns logical id -> table name."""
+    names = {}
+    for logical_id, definition in table_definitions(read_template()).items():
+        name = f"{prefix}-{logical_id}"
+        ttl = definition.pop("TimeToLiveSpecification", None)
+        dynamodb.create_table(TableName=name, **definition)
+        dynamodb.get_waiter("table_exists").wait(TableName=name)
+        if ttl is not None:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        names[logical_id] = name
+    return names
+
+
+@dataclass
+class LambdaContext:
+    """What Powertools reads from the Lambda context object."""
+
+    function_name: str = "leadscore-local"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:leadscore-local"
+    aws_request_id: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+def http_event(
+    method: str,
+    path: str,
+    body: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    path_parameters: dict[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as the Lambda integration sends it."""
+    raw = body.encode() if isinstance(body, str) else body
+    encoded = base64.b64encode(raw).decode() if (raw is not None and base64_body) else (raw.decode() if raw else None)
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {k.lower(): v for k, v in (headers or {}).items()},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "local.execute-api.localhost",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "local",
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": "23/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1795428000000,
+        },
+        "pathParameters": path_parameters or {},
+        "body": encoded,
+        "isBase64Encoded": base64_body,
+    }
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """An SQS event source batch, built from ReceiveMessage results."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {
+                    "ApproximateReceiveCount": message.get("Attributes", {}).get("ApproximateReceiveCount", "1"),
+                    "SentTimestamp": "0",
+                    "SenderId": "local",
+                    "ApproximateFirstReceiveTimestamp": "0",
+                    "MessageGroupId": message.get("Attributes", {}).get("MessageGroupId", ""),
+                },
+                "messageAttributes": {},
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": REGION,
+            }
+            for message in messages
+        ]
+    }
+
+
+@dataclass
+class Stack:
+    tables: dict[str, str]
+    queue_url: str
+    queue_arn: str
+    secret: str
+    secret_parameter: str
+
+    def drain(self, consumer: Any, max_rounds: int = 1000) -> dict[str, int]:
+        """Deliver the queue to the consumer in batches of 10, as the event source mapping does."""
+        sqs = boto3.client("sqs", region_name=REGION)
+        delivered = failed = 0
+        for _ in range(max_rounds):
+            response = sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                AttributeNames=["All"],
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                break
+            result = consumer(sqs_event(messages, self.queue_arn), LambdaContext())
+            failures = {item["itemIdentifier"] for item in result["batchItemFailures"]}
+            for message in messages:
+                if message["MessageId"] not in failures:
+                    sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            delivered += len(messages) - len(failures)
+            failed += len(failures)
+            if failures and len(failures) == len(messages):
+                break  # nothing moves: leave them for inspection instead of spinning
+        return {"delivered": delivered, "failed": failed}
+
+
+def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = None) -> Stack:
+    """Create the template's tables, the FIFO queue and the secret; export the handlers' settings."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
+    tables = create_tables(dynamodb, prefix=f"leadscore-{uuid.uuid4().hex[:8]}")
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue_url = sqs.create_queue(
+        QueueName=f"leadscore-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    parameter = "/leadscore/tracking-secret"
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=parameter, Value=secret, Type="SecureString", Overwrite=True
+    )
+    environment = {TABLE_ENV[logical]: name for logical, name in tables.items() if logical in TABLE_ENV}
+    environment.update(
+        {
+            "SCORING_QUEUE_URL": queue_url,
+            "TRACKING_SECRET_PARAMETER": parameter,
+            "MODEL_PATH": str(ROOT / "rules"),
+            "EVENT_RETENTION_DAYS": "396",
+            "POWERTOOLS_SERVICE_NAME": "leadscore",
+            "POWERTOOLS_METRICS_NAMESPACE": "leadscore",
+        }
+    )
+    if endpoint_url:
+        environment["DYNAMODB_ENDPOINT"] = endpoint_url
+    os.environ.update(environment)
+    return Stack(tables, queue_url, queue_arn, secret, parameter)
+
+
+@contextmanager
+def local_aws() -> Iterator[None]:
+    """moto in-process, with fake credentials so no real account is ever reached."""
+    from moto import mock_aws
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ["AWS_REGION"] = REGION
+    with mock_aws():
+        yield
+
+
+def signed_headers(secret: str, body: bytes, now: int) -> dict[str, str]:
+    from ..ingest.tracking import sign
+
+    return {"content-type": "application/json", "x-leadscore-signature": sign(secret, body, now)}
+
+
+def to_json_bytes(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()

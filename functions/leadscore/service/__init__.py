@@ -1,0 +1,1 @@
+"""Application services: orchestrate the core and the adapters."""

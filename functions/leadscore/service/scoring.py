@@ -1,0 +1,212 @@
+"""The one scoring path: both doors (forms, tracking) reach it through the queue.
+
+A batch is grouped by lead; each lead is loaded once, its events applied in time order, and
+saved in one transaction conditional on the version it was read at. A concurrent writer makes
+the save fail with VersionConflict: the lead is reloaded and the events applied again (the
+lead's own record of seen event ids makes that exact). A lead that still cannot be saved has
+all its messages reported failed, so SQS redelivers them; nothing is lost or counted twice.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..adapters.dynamodb import (
+    LeadCommit,
+    LeadRepository,
+    LoggedEvent,
+    RetryableStorageError,
+    ScoredEvent,
+    VersionConflict,
+)
+from ..core.accounts import aggregate, crossing
+from ..core.compiler import CompiledModel, compile_model
+from ..core.engine import apply_decay, apply_event, main_score, new_lead, view
+from ..core.events import EventError, anonymous_lead, format_timestamp, parse_event
+from ..core.loader import load_model
+from ..core.state import Alert, Event, Outcome
+from ..settings import STORAGE, Settings
+
+
+@dataclass(frozen=True)
+class AcceptedEvent:
+    event: Event  # validated and normalised
+    raw: dict[str, Any]  # as received, for the event log
+    message_id: str  # the SQS message it came in, for batchItemFailures
+
+
+@dataclass
+class BatchResult:
+    failed_message_ids: list[str] = field(default_factory=list)
+    scored: int = 0
+    duplicates: int = 0
+    late: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+
+
+def linked_anonymous_id(event: Event) -> str | None:
+    """An email event that carries an anonymous id links that visitor to the lead."""
+    if event.lead.startswith("anon:"):
+        return None
+    for source in (event.properties, event.profile or {}):
+        value = source.get("anonymous_id")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+class ScoringService:
+    def __init__(
+        self,
+        repository: LeadRepository,
+        model: CompiledModel,
+        clock: Callable[[], float] = time.time,
+        max_attempts: int = 8,
+    ) -> None:
+        self.repository = repository
+        self.model = model
+        self.clock = clock
+        self.max_attempts = max_attempts
+
+    def score(self, batch: Sequence[AcceptedEvent]) -> BatchResult:
+        result = BatchResult()
+        by_lead: dict[str, list[AcceptedEvent]] = {}
+        for accepted in batch:
+            by_lead.setdefault(accepted.event.lead, []).append(accepted)
+        for lead, items in by_lead.items():
+            try:
+                self._score_lead(lead, items, result)
+            except (RetryableStorageError, VersionConflict):
+                result.failed_message_ids.extend(item.message_id for item in items)
+        return result
+
+    def _score_lead(self, lead: str, items: list[AcceptedEvent], result: BatchResult) -> None:
+        for attempt in range(self.max_attempts):
+            try:
+                self._attempt(lead, items, result)
+                return
+            except VersionConflict:
+                if attempt == self.max_attempts - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter: let the other writer finish
+
+    def _attempt(self, lead: str, items: list[AcceptedEvent], result: BatchResult) -> None:
+        stored = self.repository.load(lead)
+        if stored is not None and stored.merged_into:  # an identified visitor: score on the lead
+            lead = stored.merged_into
+            stored = self.repository.load(lead)
+        state = stored.state if stored and stored.state else new_lead(self.model, lead)
+        version = stored.version if stored else 0
+        previous_account = state.account
+        events = [item.event._replace(lead=lead) for item in items]
+        raw = {item.event.id: item.raw for item in items}
+        aliases: list[tuple[str, int]] = []
+        for event in events:
+            anonymous_id = linked_anonymous_id(event)
+            if anonymous_id is None:
+                continue
+            earlier = self._take_over_anonymous(anonymous_lead(anonymous_id), lead)
+            if earlier is not None:
+                alias_version, replayed = earlier
+                aliases.append((anonymous_lead(anonymous_id), alias_version))
+                events.extend(replayed)
+        plan = LeadCommit(state, version, 0.0, self.model.version, previous_account=previous_account, aliases=aliases)
+        outcomes = []
+        counts = {"scored": 0, "duplicate": 0, "late": 0}
+        for event in sorted(events, key=lambda e: (e.ts, e.id)):
+            decayed = apply_decay(self.model, state, event.ts)  # the inactivity before this event
+            if decayed.changes:
+                plan.scored.append(self._scored(lead, f"decay-{int(event.ts)}", "decay", event.ts, decayed))
+            outcome = apply_event(self.model, state, event)
+            counts[outcome.status] += 1
+            if outcome.status != "scored":
+                continue
+            outcomes.append(outcome)
+            plan.scored.append(self._scored(lead, event.id, event.type, event.ts, outcome))
+            if event.id in raw:  # replayed anonymous events are already in the log
+                plan.logged.append(LoggedEvent(lead, event.id, event.type, event.ts, raw[event.id]))
+        if not plan.scored and not aliases:
+            result.duplicates += counts["duplicate"]
+            result.late += counts["late"]
+            return
+        plan.score = main_score(self.model, state)
+        self.repository.commit(plan)
+        result.scored += counts["scored"]
+        result.duplicates += counts["duplicate"]
+        result.late += counts["late"]
+        result.alerts.extend(alert for outcome in outcomes for alert in outcome.alerts)
+        if state.account:
+            result.alerts.extend(self._account_alert(state.account, max(events, key=lambda e: e.ts)))
+
+    @staticmethod
+    def _scored(lead: str, event_id: str, event_type: str, ts: float, outcome: Outcome) -> ScoredEvent:
+        alerts = [alert._asdict() for alert in outcome.alerts]
+        return ScoredEvent(
+            lead,
+            event_id,
+            event_type,
+            ts,
+            outcome.changes,
+            alerts,
+            outcome.score_before,
+            outcome.score_after,
+            outcome.stage_before,
+            outcome.stage_after,
+        )
+
+    def _take_over_anonymous(self, anonymous: str, lead: str) -> tuple[int, list[Event]] | None:
+        """The anonymous visitor's logged events, re-keyed to the lead; None if already merged."""
+        stored = self.repository.load(anonymous)
+        if stored is not None and stored.merged_into:
+            return None
+        replayed = []
+        for payload in self.repository.logged_events(anonymous):
+            try:
+                replayed.append(parse_event(payload)._replace(lead=lead))
+            except EventError:
+                continue  # it was accepted once under an older format; skip rather than block
+        return (stored.version if stored else 0), replayed
+
+    def _account_alert(self, account: str, event: Event) -> list[Alert]:
+        alert = self.model.spec.alerts.account
+        if alert is None:
+            return []
+        members, armed = self.repository.account_members(account)
+        score = aggregate(members.values(), self.model.spec.accounts)
+        rearm = alert.rearm_below if alert.rearm_below is not None else alert.threshold
+        fires, armed_after = crossing(armed, score, alert.threshold, rearm)
+        if armed_after == armed:
+            return []
+        flipped = self.repository.set_account_armed(account, armed_after, score)
+        if fires and flipped:  # exactly one writer wins the flip: one alert per crossing
+            return [Alert("account", account, score, alert.threshold, event.ts, event.id)]
+        return []
+
+    def describe_lead(self, email: str) -> dict[str, Any] | None:
+        stored = self.repository.load(email)
+        if stored is None or stored.state is None:
+            return None
+        state = stored.state
+        now = self.clock()
+        description = view(self.model, state, now)
+        description["last_activity"] = format_timestamp(state.last_activity) if state.last_activity else None
+        description["version"] = stored.version
+        description["model_version"] = self.model.version
+        description["stage_history"] = [
+            {"stage": stage, "since": format_timestamp(since), "why": why} for stage, since, why in state.stage_history
+        ]
+        description["recent_changes"] = self.repository.history(email, limit=20)
+        return description
+
+
+def load_compiled_model(settings: Settings) -> CompiledModel:
+    return compile_model(load_model(settings.model_path))
+
+
+def build_service_from_env() -> ScoringService:
+    settings = Settings.from_env(required=STORAGE)
+    return ScoringService(LeadRepository(settings), load_compiled_model(settings))

@@ -1,0 +1,58 @@
+"""Environment parsed once per cold start into typed settings; a missing variable fails loudly."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+_DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "rules"  # the repository's rules/ when run from source
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    leads_table: str = ""
+    history_table: str = ""
+    event_log_table: str = ""
+    accounts_table: str = ""
+    scoring_queue_url: str = ""
+    tracking_secret_parameter: str = ""
+    event_retention_days: int = 396
+    history_retention_days: int = 0
+    allowed_origins: tuple[str, ...] = ()
+    model_path: str = str(_DEFAULT_MODEL)
+    dynamodb_endpoint: str | None = None  # DynamoDB Local in tests; None on AWS
+    region: str = "eu-west-1"
+
+    @classmethod
+    def from_env(cls, required: Iterable[str] = (), env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        names = {f.name: f.name.upper() for f in fields(cls)}
+        missing = [names[name] for name in required if not env.get(names[name])]
+        if missing:
+            raise SettingsError(f"missing environment variable(s): {', '.join(missing)}")
+        values: dict[str, object] = {}
+        for name, variable in names.items():
+            if variable not in env or env[variable] == "":
+                continue
+            raw = env[variable]
+            if name.endswith("_days"):
+                try:
+                    values[name] = int(raw)
+                except ValueError:
+                    raise SettingsError(f"{variable} must be a whole number of days, not {raw!r}") from None
+            elif name == "allowed_origins":
+                values[name] = tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+            else:
+                values[name] = raw
+        if "region" not in values:
+            values["region"] = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.region
+        return cls(**values)  # type: ignore[arg-type]
+
+
+STORAGE = ("leads_table", "history_table", "event_log_table", "accounts_table")
