@@ -90,7 +90,8 @@ class EventLogItem(Model):
     sk = UnicodeAttribute(range_key=True)  # <event time>#<event id>
     event_id = UnicodeAttribute()
     event_type = UnicodeAttribute()
-    payload = UnicodeAttribute()  # the event as received, JSON
+    payload = UnicodeAttribute()  # the event as received (project format or a Segment call), JSON
+    event = UnicodeAttribute(null=True)  # the same event in the project format, for replays
     received_at = NumberAttribute()
     expires_at = NumberAttribute(null=True)
 
@@ -146,7 +147,8 @@ class LoggedEvent:
     event_id: str
     event_type: str
     ts: float
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # as received
+    event: dict[str, Any]  # normalised (leadscore.core.events.event_to_json)
 
 
 @dataclass
@@ -208,8 +210,9 @@ class LeadRepository:
         return StoredLead(state, int(item.version or 0), item.merged_into)
 
     def logged_events(self, lead: str) -> list[dict[str, Any]]:
+        """The lead's logged events in the project format, oldest first."""
         try:
-            return [json.loads(item.payload) for item in EventLogItem.query(lead, consistent_read=True)]
+            return [json.loads(item.event or item.payload) for item in EventLogItem.query(lead, consistent_read=True)]
         except PynamoDBException as error:
             raise _translate(error) from error
 
@@ -357,6 +360,7 @@ class LeadRepository:
                     event_id=logged.event_id,
                     event_type=logged.event_type,
                     payload=json.dumps(logged.payload, separators=(",", ":"), default=str),
+                    event=json.dumps(logged.event, separators=(",", ":"), default=str),
                     received_at=now,
                     expires_at=log_expiry,
                 )

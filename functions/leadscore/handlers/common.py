@@ -78,7 +78,7 @@ def request_text(raw: bytes) -> str:
 
 
 def content_type(app: APIGatewayHttpResolver) -> str:
-    value = app.current_event.get_header_value("content-type", default_value="", case_sensitive=False) or ""
+    value = app.current_event.headers.get("content-type") or ""
     return value.split(";", 1)[0].strip().lower()
 
 

@@ -44,7 +44,7 @@ def track() -> Response:
         raise RequestError(415, "send events as application/json")
     raw = request_bytes(app, MAX_EVENTS_BYTES)
     now = time.time()
-    header = app.current_event.get_header_value(SIGNATURE_HEADER, case_sensitive=False)
+    header = app.current_event.headers.get(SIGNATURE_HEADER)
     try:
         verify_signature(_secret(), raw, header, now)
     except SignatureError as error:

@@ -26,7 +26,7 @@ from ..adapters.dynamodb import (
 from ..core.accounts import aggregate, crossing
 from ..core.compiler import CompiledModel, compile_model
 from ..core.engine import apply_decay, apply_event, main_score, new_lead, view
-from ..core.events import EventError, anonymous_lead, format_timestamp, parse_event
+from ..core.events import EventError, anonymous_lead, event_to_json, format_timestamp, parse_event
 from ..core.loader import load_model
 from ..core.state import Alert, Event, Outcome
 from ..settings import STORAGE, Settings
@@ -128,7 +128,9 @@ class ScoringService:
             outcomes.append(outcome)
             plan.scored.append(self._scored(lead, event.id, event.type, event.ts, outcome))
             if event.id in raw:  # replayed anonymous events are already in the log
-                plan.logged.append(LoggedEvent(lead, event.id, event.type, event.ts, raw[event.id]))
+                plan.logged.append(
+                    LoggedEvent(lead, event.id, event.type, event.ts, raw[event.id], event_to_json(event))
+                )
         if not plan.scored and not aliases:
             result.duplicates += counts["duplicate"]
             result.late += counts["late"]
