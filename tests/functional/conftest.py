@@ -41,7 +41,13 @@ class Api:
     ) -> tuple[int, dict]:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         signed = signed_headers(secret or self.stack.secret, body, at if at is not None else int(time.time()))
-        return self.call(self.tracking, http_event("POST", "/events", body, {**signed, **(headers or {})}))
+        try:
+            body.decode("utf-8")
+            binary = False
+        except UnicodeDecodeError:
+            binary = True  # API Gateway base64-encodes bodies that are not text
+        event = http_event("POST", "/events", body, {**signed, **(headers or {})}, base64_body=binary)
+        return self.call(self.tracking, event)
 
     def post_form(
         self, form_id: str, body: bytes | str, kind: str = "application/x-www-form-urlencoded"

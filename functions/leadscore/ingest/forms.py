@@ -38,13 +38,6 @@ class Submission:
     anonymous_id: str | None = None
 
 
-def _first(value: Any) -> Any:
-    """URL-encoded forms give lists; a field that was sent once is its single value."""
-    if isinstance(value, list):
-        return value[0] if len(value) == 1 else value
-    return value
-
-
 def _coerce(name: str, spec: FormFieldSpec, value: Any) -> Any:
     if isinstance(value, list | dict):
         raise ValueError("expected a single value")
@@ -97,15 +90,15 @@ def _plain(number: float) -> str:
 def validate_submission(form_id: str, form: FormSpec, data: dict[str, Any]) -> Submission:
     problems: dict[str, str] = {}
     values: dict[str, Any] = {}
-    honeypot = _first(data.get(form.honeypot)) if form.honeypot else None
+    honeypot = data.get(form.honeypot) if form.honeypot else None
     for name in data:
         if name not in form.fields and name != form.honeypot and name not in RESERVED_FIELDS:
             problems[name] = "unknown field for this form"
-    anonymous_id = _first(data.get("anonymous_id"))
+    anonymous_id = data.get("anonymous_id")
     if anonymous_id is not None and (not isinstance(anonymous_id, str) or len(anonymous_id) > 200):
         problems["anonymous_id"] = "expected a visitor id of at most 200 characters"
     for name, spec in form.fields.items():
-        raw = _first(data.get(name))
+        raw = data.get(name)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if spec.required:
                 problems[name] = "required"
