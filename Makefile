@@ -23,10 +23,12 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/leadscore validate rules
-	$(BIN)/leadscore simulate rules --events events/sample-traffic.jsonl
+	$(BIN)/leadscore demo
 
 test: $(STAMP)
+	./scripts/dynamodb-local.sh
 	$(BIN)/ruff check functions tests benchmarks
+	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -5,8 +5,10 @@ Nothing above this module touches boto3 or PynamoDB; their errors are translated
 `RetryableStorageError` (throttling, timeouts: let SQS redeliver).
 
 Per lead and per batch, one transaction writes the lead (conditional on its version), one
-history item and one event-log item per scored event, and the lead's account membership:
-a save is atomic, so nothing is half-written when a Lambda dies mid-way.
+history item (every scored event of the batch, with its changes), one event-log item (every
+accepted event as received) and the lead's account membership: a save is atomic, so nothing
+is half-written when a Lambda dies mid-way, and it stays within even the oldest transaction
+limit (10 items) whatever the batch size.
 """
 
 from __future__ import annotations
@@ -26,8 +28,6 @@ from pynamodb.transactions import TransactWrite
 from ..core.events import format_timestamp
 from ..core.state import Change, LeadState
 from ..settings import Settings
-
-MAX_TRANSACTION_ITEMS = 100
 
 
 class StorageError(Exception):
@@ -60,21 +60,15 @@ class LeadItem(Model):
 
 
 class HistoryItem(Model):
-    """Why the scores moved: one item per scored event, with every change it made."""
+    """Why the scores moved: one item per save, listing each scored event and its changes."""
 
     class Meta:
         table_name = "history"
 
     lead = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)  # <event time>#<event id>
-    event_id = UnicodeAttribute()
-    event_type = UnicodeAttribute()
-    changes = UnicodeAttribute()  # JSON list of changes
-    alerts = UnicodeAttribute(null=True)  # JSON list of alerts fired
-    score_before = NumberAttribute()
-    score_after = NumberAttribute()
-    stage_before = UnicodeAttribute()
-    stage_after = UnicodeAttribute()
+    sk = UnicodeAttribute(range_key=True)  # <first event time>#<lead version>
+    version = NumberAttribute()
+    events = UnicodeAttribute()  # JSON: [{event_id, event_type, at, score/stage before+after, changes, alerts}]
     model_version = UnicodeAttribute()
     recorded_at = NumberAttribute()
     expires_at = NumberAttribute(null=True)
@@ -87,11 +81,8 @@ class EventLogItem(Model):
         table_name = "event-log"
 
     lead = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)  # <event time>#<event id>
-    event_id = UnicodeAttribute()
-    event_type = UnicodeAttribute()
-    payload = UnicodeAttribute()  # the event as received (project format or a Segment call), JSON
-    event = UnicodeAttribute(null=True)  # the same event in the project format, for replays
+    sk = UnicodeAttribute(range_key=True)  # <first event time>#<lead version>
+    events = UnicodeAttribute()  # JSON: [{id, type, at, payload (as received), event (project format)}]
     received_at = NumberAttribute()
     expires_at = NumberAttribute(null=True)
 
@@ -128,8 +119,8 @@ def bind(settings: Settings) -> None:
         model._connection = None  # rebuilt lazily with the new table name and endpoint
 
 
-def sort_key(ts: float, event_id: str) -> str:
-    return f"{format_timestamp(ts)}#{event_id}"
+def sort_key(ts: float, version: int) -> str:
+    return f"{format_timestamp(ts)}#{version:010d}"
 
 
 @dataclass
@@ -212,30 +203,23 @@ class LeadRepository:
     def logged_events(self, lead: str) -> list[dict[str, Any]]:
         """The lead's logged events in the project format, oldest first."""
         try:
-            return [json.loads(item.event or item.payload) for item in EventLogItem.query(lead, consistent_read=True)]
+            items = list(EventLogItem.query(lead, consistent_read=True))
         except PynamoDBException as error:
             raise _translate(error) from error
+        return [entry["event"] for item in items for entry in json.loads(item.events)]
 
     def history(self, lead: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The lead's most recent scored events, newest first, each with its changes."""
+        entries: list[dict[str, Any]] = []
         try:
-            items = HistoryItem.query(lead, scan_index_forward=False, limit=limit)
-            return [
-                {
-                    "event_id": item.event_id,
-                    "event_type": item.event_type,
-                    "at": item.sk.split("#", 1)[0],
-                    "score_before": item.score_before,
-                    "score_after": item.score_after,
-                    "stage_before": item.stage_before,
-                    "stage_after": item.stage_after,
-                    "changes": json.loads(item.changes),
-                    "alerts": json.loads(item.alerts) if item.alerts else [],
-                    "model_version": item.model_version,
-                }
-                for item in items
-            ]
+            for item in HistoryItem.query(lead, scan_index_forward=False, consistent_read=True):
+                for entry in reversed(json.loads(item.events)):
+                    entries.append({**entry, "model_version": item.model_version})
+                if len(entries) >= limit:
+                    break
         except PynamoDBException as error:
             raise _translate(error) from error
+        return entries[:limit]
 
     def account_members(self, account: str) -> tuple[dict[str, float], bool]:
         """(member lead -> score, whether the account alert is armed)."""
@@ -285,16 +269,9 @@ class LeadRepository:
         now = self.clock()
         new_version = plan.expected_version + 1
         state = plan.state
-        items = self._history_and_log(plan, now)
-        per_transaction = MAX_TRANSACTION_ITEMS - 3 - len(plan.aliases)
-        chunks = [items[i : i + per_transaction] for i in range(0, len(items), per_transaction)] or [[]]
-        # History and log items are idempotent puts (deterministic keys): earlier chunks may be
-        # written before the lead; the last chunk carries the lead, so a retry rewrites them.
-        for chunk in chunks[:-1]:
-            self._transact(lambda tx, chunk=chunk: [tx.save(item) for item in chunk])
 
-        def final(tx: TransactWrite) -> None:
-            for item in chunks[-1]:
+        def write(tx: TransactWrite) -> None:
+            for item in self._history_and_log(plan, new_version, now):
                 tx.save(item)
             lead_item = LeadItem(
                 state.lead,
@@ -311,11 +288,8 @@ class LeadRepository:
             else:
                 tx.save(lead_item, condition=LeadItem.version == plan.expected_version)
             if state.account:
-                tx.save(
-                    AccountItem(
-                        state.account, f"member#{state.lead}", lead=state.lead, score=plan.score, updated_at=now
-                    )
-                )
+                member = AccountItem(state.account, f"member#{state.lead}", lead=state.lead, score=plan.score, updated_at=now)
+                tx.save(member)
             if plan.previous_account and plan.previous_account != state.account:
                 tx.delete(AccountItem(plan.previous_account, f"member#{state.lead}"))
             for anonymous, version in plan.aliases:
@@ -323,46 +297,63 @@ class LeadRepository:
                 condition = LeadItem.lead.does_not_exist() if version == 0 else LeadItem.version == version
                 tx.save(alias, condition=condition)
 
-        self._transact(final)
+        self._transact(write)
         return new_version
 
-    def _history_and_log(self, plan: LeadCommit, now: float) -> list[Model]:
+    def _history_and_log(self, plan: LeadCommit, version: int, now: float) -> list[Model]:
         items: list[Model] = []
-        history_expiry = (
-            int(now + self.settings.history_retention_days * 86400)
-            if self.settings.history_retention_days > 0
-            else None
-        )
-        for scored in plan.scored:
+        lead = plan.state.lead
+        if plan.scored:
+            retention = self.settings.history_retention_days
             items.append(
                 HistoryItem(
-                    plan.state.lead,
-                    sort_key(scored.ts, scored.event_id),
-                    event_id=scored.event_id,
-                    event_type=scored.event_type,
-                    changes=json.dumps([change._asdict() for change in scored.changes], separators=(",", ":")),
-                    alerts=json.dumps(scored.alerts) if scored.alerts else None,
-                    score_before=scored.score_before,
-                    score_after=scored.score_after,
-                    stage_before=scored.stage_before,
-                    stage_after=scored.stage_after,
+                    lead,
+                    sort_key(min(scored.ts for scored in plan.scored), version),
+                    version=version,
+                    events=json.dumps(
+                        [
+                            {
+                                "event_id": scored.event_id,
+                                "event_type": scored.event_type,
+                                "at": format_timestamp(scored.ts),
+                                "score_before": scored.score_before,
+                                "score_after": scored.score_after,
+                                "stage_before": scored.stage_before,
+                                "stage_after": scored.stage_after,
+                                "changes": [change._asdict() for change in scored.changes],
+                                "alerts": scored.alerts,
+                            }
+                            for scored in plan.scored
+                        ],
+                        separators=(",", ":"),
+                        default=str,
+                    ),
                     model_version=plan.model_version,
                     recorded_at=now,
-                    expires_at=history_expiry,
+                    expires_at=int(now + retention * 86400) if retention > 0 else None,
                 )
             )
-        log_expiry = int(now + self.settings.event_retention_days * 86400)
-        for logged in plan.logged:
+        if plan.logged:
             items.append(
                 EventLogItem(
-                    logged.lead,
-                    sort_key(logged.ts, logged.event_id),
-                    event_id=logged.event_id,
-                    event_type=logged.event_type,
-                    payload=json.dumps(logged.payload, separators=(",", ":"), default=str),
-                    event=json.dumps(logged.event, separators=(",", ":"), default=str),
+                    lead,
+                    sort_key(min(logged.ts for logged in plan.logged), version),
+                    events=json.dumps(
+                        [
+                            {
+                                "id": logged.event_id,
+                                "type": logged.event_type,
+                                "at": format_timestamp(logged.ts),
+                                "payload": logged.payload,
+                                "event": logged.event,
+                            }
+                            for logged in plan.logged
+                        ],
+                        separators=(",", ":"),
+                        default=str,
+                    ),
                     received_at=now,
-                    expires_at=log_expiry,
+                    expires_at=int(now + self.settings.event_retention_days * 86400),
                 )
             )
         return items

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from ..core.events import EventError, parse_event
 from ..core.state import Event
 
 MAX_BATCH = 100
+MAX_EVENT_BYTES = 16 * 1024  # so a lead's batch of events fits one DynamoDB item in the event log
 SIGNATURE_TOLERANCE = 300.0  # seconds
 FUTURE_TOLERANCE = 300.0
 
@@ -161,6 +163,8 @@ def parse_tracking_body(data: Any, known_types: Iterable[str], now: float, reten
         try:
             if not isinstance(item, dict):
                 raise EventError("an event is a JSON object")
+            if len(json.dumps(item, separators=(",", ":"))) > MAX_EVENT_BYTES:
+                raise EventError(f"the event is larger than {MAX_EVENT_BYTES} bytes")
             project = from_segment(item) if is_segment(item) else item
             event = parse_event(project, known)
             if event.ts > now + FUTURE_TOLERANCE:

@@ -77,8 +77,8 @@ def stored_report(now: float) -> dict[str, Any]:
         elif item.lead is not None:
             accounts.setdefault(item.account, {})[item.lead] = float(item.score or 0)
     for item in HistoryItem.scan():
-        for alert in json.loads(item.alerts) if item.alerts else []:
-            alerts.append(alert)
+        for entry in json.loads(item.events):
+            alerts.extend(entry["alerts"])
     alerts.sort(key=lambda alert: alert["ts"])
     account_rows = [
         {

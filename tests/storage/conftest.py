@@ -1,0 +1,98 @@
+"""Storage tests run twice: on moto, and on Amazon's DynamoDB Local (stricter: real conditions,
+real transactions), so moto's leniencies cannot hide a bug. Tables come from template.yaml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from leadscore.adapters.dynamodb import LeadRepository
+from leadscore.core.compiler import compile_model
+from leadscore.core.loader import load_model, load_text
+from leadscore.local.stack import REGION, create_tables, local_aws
+from leadscore.service.scoring import ScoringService
+from leadscore.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+JAR_DIR = ROOT / ".dynamodb-local"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local():
+    jar = JAR_DIR / "DynamoDBLocal.jar"
+    if not jar.exists() or shutil.which("java") is None:
+        message = "DynamoDB Local is not installed: run scripts/dynamodb-local.sh"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)  # CI must test the second engine
+        pytest.skip(message)
+    port = _free_port()
+    process = subprocess.Popen(
+        ["java", f"-Djava.library.path={JAR_DIR / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-inMemory", "-port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+    deadline = time.time() + 30
+    while True:
+        try:
+            client.list_tables()
+            break
+        except Exception:
+            if time.time() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("DynamoDB Local did not start")
+            time.sleep(0.2)
+    yield endpoint
+    process.terminate()
+    process.wait(timeout=10)
+
+
+class Engine:
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name = name
+        self.settings = settings
+        self.repository = LeadRepository(settings)
+
+    def service(self, model_text: str | None = None, **kwargs) -> ScoringService:
+        compiled = compile_model(load_text(model_text) if model_text else load_model(ROOT / "rules"))
+        return ScoringService(LeadRepository(self.settings), compiled, **kwargs)
+
+
+def _settings(tables: dict[str, str], endpoint: str | None) -> Settings:
+    return Settings(
+        leads_table=tables["LeadsTable"],
+        history_table=tables["HistoryTable"],
+        event_log_table=tables["EventLogTable"],
+        accounts_table=tables["AccountsTable"],
+        dynamodb_endpoint=endpoint,
+        region=REGION,
+        event_retention_days=396,
+    )
+
+
+@pytest.fixture(params=["moto", "dynamodb-local"])
+def engine(request):
+    if request.param == "moto":
+        with local_aws():
+            tables = create_tables(boto3.client("dynamodb", region_name=REGION), prefix=f"t{uuid.uuid4().hex[:8]}")
+            yield Engine("moto", _settings(tables, None))
+    else:
+        endpoint = request.getfixturevalue("dynamodb_local")
+        client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+        tables = create_tables(client, prefix=f"t{uuid.uuid4().hex[:8]}")
+        yield Engine("dynamodb-local", _settings(tables, endpoint))

@@ -1,0 +1,195 @@
+"""The scoring service on real DynamoDB semantics: atomic saves, duplicates, concurrency,
+identity, accounts, retention, throttling, and the number of DynamoDB calls per batch."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from botocore.stub import Stubber
+
+from leadscore.adapters.dynamodb import (
+    AccountItem,
+    EventLogItem,
+    HistoryItem,
+    LeadCommit,
+    LeadItem,
+    RetryableStorageError,
+    VersionConflict,
+)
+from leadscore.core.engine import new_lead
+from leadscore.core.events import parse_event
+from leadscore.service.scoring import AcceptedEvent
+
+COUNTING = """
+alerts:
+  account: {threshold: 40, rearm_below: 10}
+accounts: {aggregate: sum}
+rules:
+  - {id: visit, when: {event: page_view}, points: 1}
+  - {id: wp, when: {event: download}, points: 30, limit: once}
+  - {id: director, fit: {job_title: {contains: director}}, points: 10}
+"""
+
+
+def accepted(event_id: str, email: str = "ann@acme.example", type_: str = "page_view", at: str = "2026-11-20T10:00:00Z", **extra) -> AcceptedEvent:
+    raw = {"id": event_id, "type": type_, "email": email, "timestamp": at, "properties": {}, **extra}
+    return AcceptedEvent(parse_event(raw), raw, f"m-{event_id}")
+
+
+def history_deltas(lead: str, dimension: str = "engagement") -> float:
+    return sum(
+        change["delta"]
+        for item in HistoryItem.query(lead, consistent_read=True)
+        for entry in json.loads(item.events)
+        for change in entry["changes"]
+        if change["dimension"] == dimension
+    )
+
+
+def logged_ids(lead: str) -> list[str]:
+    return [entry["id"] for item in EventLogItem.query(lead, consistent_read=True) for entry in json.loads(item.events)]
+
+
+def test_a_save_is_atomic_and_versioned(engine):
+    repository = engine.repository
+    state = new_lead(engine.service().model, "ann@acme.example")
+    assert repository.commit(LeadCommit(state, 0, 0.0, "v1")) == 1
+    stored = repository.load("ann@acme.example")
+    assert stored.version == 1 and stored.state == state
+    with pytest.raises(VersionConflict):
+        repository.commit(LeadCommit(state, 0, 0.0, "v1"))  # someone created it first
+    with pytest.raises(VersionConflict):
+        repository.commit(LeadCommit(state, 5, 0.0, "v1"))  # stale version
+    assert repository.commit(LeadCommit(state, 1, 0.0, "v1")) == 2
+
+
+def test_every_event_delivered_three_times_counts_once(engine):
+    service = engine.service(COUNTING)
+    events = [accepted(f"e{i}", at=f"2026-11-20T10:0{i}:00Z") for i in range(5)] + [accepted("d1", type_="download")]
+    # three deliveries: one batch with every event twice, then each event again in its own batch
+    first = service.score(events + events)
+    later = [service.score([item]) for item in events]
+    assert first.failed_message_ids == [] and all(not r.failed_message_ids for r in later)
+    assert first.scored == 6 and first.duplicates == 6
+    assert sum(r.duplicates for r in later) == 6 and sum(r.scored for r in later) == 0
+    stored = engine.repository.load("ann@acme.example")
+    assert stored.state.engagement == 35
+    assert history_deltas("ann@acme.example") == 35  # totals equal the sum of the history
+    assert len(list(HistoryItem.query("ann@acme.example"))) == 1  # one save: the first batch
+    assert sorted(logged_ids("ann@acme.example")) == ["d1", "e0", "e1", "e2", "e3", "e4"]
+
+
+def test_fifty_parallel_updates_of_one_lead_add_up_exactly(engine):
+    service = engine.service(COUNTING, max_attempts=200)
+    items = [accepted(f"p{i}", at=f"2026-11-20T10:{i:02d}:00Z") for i in range(50)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda item: service.score([item]), items))
+    assert [r.failed_message_ids for r in results] == [[]] * 50
+    stored = engine.repository.load("ann@acme.example")
+    assert stored.state.engagement == 50
+    assert history_deltas("ann@acme.example") == 50
+    assert stored.version == 50  # one conditional write per successful batch
+
+
+def test_fifty_parallel_leads_of_one_account_alert_once(engine):
+    service = engine.service(COUNTING, max_attempts=50)
+    items = [accepted(f"a{i}", email=f"buyer{i}@bigco.example") for i in range(50)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda item: service.score([item]), items))
+    assert all(not r.failed_message_ids for r in results)
+    members, armed = engine.repository.account_members("bigco.example")
+    assert len(members) == 50 and sum(members.values()) == 50
+    alerts = [alert for r in results for alert in r.alerts if alert.kind == "account"]
+    assert len(alerts) == 1 and alerts[0].subject == "bigco.example"  # once per crossing
+    assert armed is False
+
+
+def test_anonymous_visits_are_credited_once_the_visitor_identifies(engine):
+    service = engine.service(COUNTING)
+    visit = {"id": "v1", "type": "page_view", "anonymous_id": "cookie-1", "timestamp": "2026-11-20T09:00:00Z", "properties": {}}
+    service.score([AcceptedEvent(parse_event(visit), visit, "m-v1")])
+    service.score([accepted("i1", type_="identify", properties={"anonymous_id": "cookie-1"}, profile={"job_title": "Director"})])
+    later = {"id": "v2", "type": "page_view", "anonymous_id": "cookie-1", "timestamp": "2026-11-20T11:00:00Z", "properties": {}}
+    service.score([AcceptedEvent(parse_event(later), later, "m-v2")])
+    lead = engine.repository.load("ann@acme.example")
+    assert lead.state.rule_points == {"visit": 2}
+    assert lead.state.fit_rules == {"director": 10}
+    assert engine.repository.load("anon:cookie-1").merged_into == "ann@acme.example"
+
+
+def test_a_lead_moves_to_its_new_account(engine):
+    service = engine.service(COUNTING)
+    service.score([accepted("m1")])
+    assert "ann@acme.example" in engine.repository.account_members("acme.example")[0]
+    service.score([accepted("m2", type_="identify", profile={"company_id": "ACME-GROUP"}, at="2026-11-20T11:00:00Z")])
+    assert engine.repository.account_members("acme.example")[0] == {}
+    assert engine.repository.account_members("id:acme-group")[0] == {"ann@acme.example": 1}
+
+
+def test_history_and_event_log_record_the_model_version_and_retention(engine):
+    service = engine.service(COUNTING)
+    before = time.time()
+    service.score([accepted("h1", properties={"url": "https://x"})])
+    history = list(HistoryItem.query("ann@acme.example"))[0]
+    logged = list(EventLogItem.query("ann@acme.example"))[0]
+    assert history.model_version == service.model.version
+    assert json.loads(history.events)[0]["changes"][0]["rule"] == "visit"
+    assert history.expires_at is None  # history is kept (HistoryRetentionDays 0)
+    assert json.loads(logged.events)[0]["payload"]["properties"] == {"url": "https://x"}
+    assert before + 396 * 86400 - 5 <= logged.expires_at <= time.time() + 396 * 86400 + 5
+    lead = LeadItem.get("ann@acme.example")
+    assert lead.model_version == service.model.version and lead.score == 1
+
+
+def test_throttling_fails_the_lead_messages_for_redelivery(engine):
+    service = engine.service(COUNTING)
+    client = LeadItem._get_connection().connection.client
+    with Stubber(client) as stub:
+        for _ in range(20):  # more than the SDK's own retries
+            stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400)
+        result = service.score([accepted("t1"), accepted("t2", email="bob@acme.example")])
+    assert sorted(result.failed_message_ids) == ["m-t1", "m-t2"]
+    with pytest.raises(RetryableStorageError):
+        with Stubber(client) as stub:
+            for _ in range(20):
+                stub.add_client_error("get_item", service_error_code="ThrottlingException", http_status_code=400)
+            engine.repository.load("ann@acme.example")
+    # and once the table answers again, the redelivered messages score normally
+    assert service.score([accepted("t1"), accepted("t2", email="bob@acme.example")]).scored == 2
+
+
+def test_dynamodb_calls_per_batch(engine):
+    service = engine.service(COUNTING)
+    clients = {
+        id(client): client
+        for client in (
+            LeadItem._get_connection().connection.client,
+            AccountItem._get_connection().connection.client,
+            service.repository._connection.client,
+        )
+    }
+    calls: list[str] = []
+
+    def count(model, **_):
+        calls.append(model.name)
+
+    for client in clients.values():
+        client.meta.events.register("before-call.dynamodb", count)
+    try:
+        service.score([accepted(f"c{i}", at=f"2026-11-20T10:0{i}:00Z") for i in range(10)])
+    finally:
+        for client in clients.values():
+            client.meta.events.unregister("before-call.dynamodb", count)
+    # one read of the lead, ONE transaction (lead, history item, event-log item, account
+    # member), one query of the account's members
+    assert calls == ["GetItem", "TransactWriteItems", "Query"]
+
+
+def test_account_items_are_one_per_member_not_one_hot_item(engine):
+    service = engine.service(COUNTING)
+    service.score([accepted("x1"), accepted("x2", email="bob@acme.example")])
+    keys = sorted(item.sk for item in AccountItem.query("acme.example"))
+    assert keys == ["member#ann@acme.example", "member#bob@acme.example"]
