@@ -41,7 +41,15 @@ def dynamodb_local():
         pytest.skip(message)
     port = _free_port()
     process = subprocess.Popen(
-        ["java", f"-Djava.library.path={JAR_DIR / 'DynamoDBLocal_lib'}", "-jar", str(jar), "-inMemory", "-port", str(port)],
+        [
+            "java",
+            f"-Djava.library.path={JAR_DIR / 'DynamoDBLocal_lib'}",
+            "-jar",
+            str(jar),
+            "-inMemory",
+            "-port",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -34,7 +34,9 @@ rules:
 """
 
 
-def accepted(event_id: str, email: str = "ann@acme.example", type_: str = "page_view", at: str = "2026-11-20T10:00:00Z", **extra) -> AcceptedEvent:
+def accepted(
+    event_id: str, email: str = "ann@acme.example", type_: str = "page_view", at: str = "2026-11-20T10:00:00Z", **extra
+) -> AcceptedEvent:
     raw = {"id": event_id, "type": type_, "email": email, "timestamp": at, "properties": {}, **extra}
     return AcceptedEvent(parse_event(raw), raw, f"m-{event_id}")
 
@@ -109,10 +111,24 @@ def test_fifty_parallel_leads_of_one_account_alert_once(engine):
 
 def test_anonymous_visits_are_credited_once_the_visitor_identifies(engine):
     service = engine.service(COUNTING)
-    visit = {"id": "v1", "type": "page_view", "anonymous_id": "cookie-1", "timestamp": "2026-11-20T09:00:00Z", "properties": {}}
+    visit = {
+        "id": "v1",
+        "type": "page_view",
+        "anonymous_id": "cookie-1",
+        "timestamp": "2026-11-20T09:00:00Z",
+        "properties": {},
+    }
     service.score([AcceptedEvent(parse_event(visit), visit, "m-v1")])
-    service.score([accepted("i1", type_="identify", properties={"anonymous_id": "cookie-1"}, profile={"job_title": "Director"})])
-    later = {"id": "v2", "type": "page_view", "anonymous_id": "cookie-1", "timestamp": "2026-11-20T11:00:00Z", "properties": {}}
+    service.score(
+        [accepted("i1", type_="identify", properties={"anonymous_id": "cookie-1"}, profile={"job_title": "Director"})]
+    )
+    later = {
+        "id": "v2",
+        "type": "page_view",
+        "anonymous_id": "cookie-1",
+        "timestamp": "2026-11-20T11:00:00Z",
+        "properties": {},
+    }
     service.score([AcceptedEvent(parse_event(later), later, "m-v2")])
     lead = engine.repository.load("ann@acme.example")
     assert lead.state.rule_points == {"visit": 2}
@@ -149,14 +165,15 @@ def test_throttling_fails_the_lead_messages_for_redelivery(engine):
     client = LeadItem._get_connection().connection.client
     with Stubber(client) as stub:
         for _ in range(20):  # more than the SDK's own retries
-            stub.add_client_error("get_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400)
+            stub.add_client_error(
+                "get_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
+            )
         result = service.score([accepted("t1"), accepted("t2", email="bob@acme.example")])
     assert sorted(result.failed_message_ids) == ["m-t1", "m-t2"]
-    with pytest.raises(RetryableStorageError):
-        with Stubber(client) as stub:
-            for _ in range(20):
-                stub.add_client_error("get_item", service_error_code="ThrottlingException", http_status_code=400)
-            engine.repository.load("ann@acme.example")
+    with pytest.raises(RetryableStorageError), Stubber(client) as stub:
+        for _ in range(20):
+            stub.add_client_error("get_item", service_error_code="ThrottlingException", http_status_code=400)
+        engine.repository.load("ann@acme.example")
     # and once the table answers again, the redelivered messages score normally
     assert service.score([accepted("t1"), accepted("t2", email="bob@acme.example")]).scored == 2
 

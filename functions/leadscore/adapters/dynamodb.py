@@ -288,7 +288,9 @@ class LeadRepository:
             else:
                 tx.save(lead_item, condition=LeadItem.version == plan.expected_version)
             if state.account:
-                member = AccountItem(state.account, f"member#{state.lead}", lead=state.lead, score=plan.score, updated_at=now)
+                member = AccountItem(
+                    state.account, f"member#{state.lead}", lead=state.lead, score=plan.score, updated_at=now
+                )
                 tx.save(member)
             if plan.previous_account and plan.previous_account != state.account:
                 tx.delete(AccountItem(plan.previous_account, f"member#{state.lead}"))
