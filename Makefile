@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	./scripts/dynamodb-local.sh
+	./scripts/sam-cli.sh $(BIN)/python
 	$(BIN)/ruff check functions tests benchmarks
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m pytest

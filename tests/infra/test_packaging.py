@@ -1,0 +1,93 @@
+"""`sam build` really puts the scoring model into the deployable artifact, and it loads there."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from leadscore.core.loader import load_model
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    if not SAM.exists() or sys.version_info[:2] != (3, 13):
+        message = "sam build needs scripts/sam-cli.sh and Python 3.13 (the Lambda runtime)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    build_dir = tmp_path_factory.mktemp("aws-sam") / "build"
+    environment = {
+        **os.environ,
+        # sam build looks for the runtime's interpreter, python3.13, on PATH
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SAM_CLI_TELEMETRY": "0",
+    }
+    result = subprocess.run(
+        [
+            str(SAM),
+            "build",
+            "ScoringFunction",
+            "--template-file",
+            str(ROOT / "template.yaml"),
+            "--build-dir",
+            str(build_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return build_dir
+
+
+def test_the_model_ships_in_the_rules_layer(built):
+    layer = built / "RulesLayer" / "python"
+    assert sorted(p.name for p in layer.glob("*.yaml")) == ["behaviour.yaml", "fit.yaml", "model.yaml"]
+    assert load_model(layer).version == load_model(ROOT / "rules").version
+
+
+def test_the_function_artifact_holds_the_code_and_its_dependencies(built):
+    function = built / "ScoringFunction"
+    for needed in (
+        "leadscore/handlers/consumer.py",
+        "leadscore/core/engine.py",
+        "pynamodb",
+        "pydantic",
+        "yaml",
+        "aws_lambda_powertools",
+    ):
+        assert (function / needed).exists(), needed
+
+
+def test_the_built_handler_loads_the_model_from_the_layer_path(built):
+    # As on Lambda: code from the function artifact, the model from the layer (MODEL_PATH)
+    # -S: no site-packages at all, so every import must come from the artifact itself
+    code = (
+        f"import sys; sys.path.insert(0, {str(built / 'ScoringFunction')!r}); "
+        "from leadscore.handlers import runtime, consumer; import leadscore, pydantic; "
+        f"assert leadscore.__file__.startswith({str(built)!r}) and pydantic.__file__.startswith({str(built)!r}); "
+        "m = runtime.model(); print(m.version, len(m.spec.rules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=built,
+        env={
+            "MODEL_PATH": str(built / "RulesLayer" / "python"),
+            "PATH": "/usr/bin:/bin",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    expected = load_model(ROOT / "rules")
+    assert result.stdout.split() == [expected.version, str(len(expected.spec.rules))]
