@@ -104,3 +104,19 @@ def test_every_function_has_error_and_throttle_alarms():
 def test_event_retention_is_a_parameter_defaulting_to_13_months():
     parameters = read_template()["Parameters"]
     assert parameters["EventRetentionDays"]["Default"] == 396
+
+
+def test_openapi_documents_exactly_the_routes_of_the_template():
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    documented = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+    resources = read_template()["Resources"]
+    deployed = {
+        (event["Properties"]["Method"], event["Properties"]["Path"])
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for event in resource["Properties"].get("Events", {}).values()
+        if event["Type"] == "HttpApi"
+    }
+    assert documented == deployed
