@@ -113,3 +113,15 @@ def test_lead_read_returns_stage_history_and_recent_changes(api):
     assert [entry["stage"] for entry in lead["stage_history"]] == ["awareness", "consideration"]
     assert [change["event_id"] for change in lead["recent_changes"]] == ["evt-9003", "evt-9002"]
     assert json.dumps(lead)  # plain JSON all the way down
+
+
+def test_the_lead_command_prints_the_stored_breakdown(api, capsys):
+    from leadscore.cli.main import main
+
+    api.call(api.tracking, resigned(sample("api-events-batch.json"), api.stack.secret))
+    api.drain()
+    assert main(["lead", "Ingrid.Solberg@nordkraft.no"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["breakdown"]["whitepaper-download"] == 30
+    assert main(["lead", "nobody@nowhere.example"]) == 1
+    assert "no lead nobody@nowhere.example" in capsys.readouterr().err
