@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -93,9 +94,27 @@ def _settings(tables: dict[str, str], endpoint: str | None) -> Settings:
     )
 
 
+@pytest.fixture
+def atomic_moto_requests(monkeypatch):
+    """DynamoDB applies each request atomically; in-process moto does not (its transactions
+    deep-copy tables that other threads are writing). Serialising requests restores the
+    service's guarantee; our code's races between requests stay fully exercised."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.Lock()
+    process = BotocoreStubber.process_request
+
+    def one_at_a_time(self, request):
+        with lock:
+            return process(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
+
+
 @pytest.fixture(params=["moto", "dynamodb-local"])
 def engine(request):
     if request.param == "moto":
+        request.getfixturevalue("atomic_moto_requests")
         with local_aws():
             tables = create_tables(boto3.client("dynamodb", region_name=REGION), prefix=f"t{uuid.uuid4().hex[:8]}")
             yield Engine("moto", _settings(tables, None))
