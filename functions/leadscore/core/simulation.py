@@ -56,16 +56,17 @@ class Simulation:
         if linked and not lead.startswith("anon:") and f"anon:{linked}" not in self.aliases:
             anonymous = f"anon:{linked}"
             self.aliases[anonymous] = lead
-            for earlier in self.pending.pop(anonymous, []):
-                self._apply(state, earlier._replace(lead=lead))
+            for earlier in self.pending.pop(anonymous, []):  # counted when they first arrived
+                self._apply(state, earlier._replace(lead=lead), count=False)
             self.leads.pop(anonymous, None)
         self._apply(state, event._replace(lead=lead))
 
-    def _apply(self, state: LeadState, event: Event) -> None:
+    def _apply(self, state: LeadState, event: Event, count: bool = True) -> None:
         self._decay(state, event.ts)
         account_before = state.account
         outcome = apply_event(self.model, state, event)
-        self.counts[outcome.status] += 1
+        if count:
+            self.counts[outcome.status] += 1
         self.alerts.extend(outcome.alerts)
         if outcome.status == "scored":
             self._update_account(state, account_before, event)
