@@ -19,6 +19,7 @@ import argparse
 import gc
 import json
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -238,30 +239,53 @@ def our_matches(model: CompiledModel, event: Event) -> set[str]:
 # --- peers: the same conditions in their languages ---------------------------------------
 
 
+# The same condition in each peer's expression language: one template per operator.
+DIALECTS = {
+    "zen": {
+        "any": " or ",
+        "prefix": "$ != null and startsWith($, {text})",
+        "equals": "$ == {text}",
+        "regex": "$ != null and matches($, {search})",
+        "contains": "$ != null and contains($, {text})",
+        "min": "$ != null and $ >= {number}",
+        "max": "$ != null and $ <= {number}",
+    },
+    "rule-engine": {
+        "any": " or ",
+        "prefix": "{name} != null and {name} =~ {prefix_regex}",
+        "equals": "{name} == {text}",
+        "regex": "{name} != null and {name} =~~ {regex}",
+        "contains": "{name} != null and {text} in {name}",
+        "min": "{name} != null and {name} >= {number}",
+        "max": "{name} != null and {name} <= {number}",
+    },
+}
+
+
+def translate(dialect: str, name: str, condition: Any) -> str:
+    """One of our conditions on field `name` as an expression of a peer's language."""
+    templates = DIALECTS[dialect]
+
+    def render(operator: str, value: Any) -> str:
+        return templates[operator].format(
+            name=name,
+            text=json.dumps(value),
+            number=value,
+            search=json.dumps(f".*{value}.*"),
+            regex=json.dumps(value),
+            prefix_regex=json.dumps(re.escape(str(value)) + ".*"),
+        )
+
+    if isinstance(condition, list):  # zen takes a bare test; only alternatives get parentheses
+        alternatives = templates["any"].join(f"({translate(dialect, name, item)})" for item in condition)
+        return alternatives if dialect == "zen" else f"({alternatives})"
+    if isinstance(condition, str):
+        return render("prefix", condition[:-1]) if condition.endswith("*") else render("equals", condition)
+    return " and ".join(render(operator, value) for operator, value in condition.items())
+
+
 def _zen_string(text: str) -> str:
     return json.dumps(text)
-
-
-def zen_cell(condition: Any) -> str:
-    """One condition as a zen unary expression over `$`."""
-    if isinstance(condition, list):
-        return " or ".join(f"({zen_cell(item)})" for item in condition)
-    if isinstance(condition, str):
-        if condition.endswith("*"):
-            return f"$ != null and startsWith($, {_zen_string(condition[:-1])})"
-        return f"$ == {_zen_string(condition)}"
-    if isinstance(condition, dict):
-        parts = []
-        if "regex" in condition:
-            parts.append(f"$ != null and matches($, {_zen_string('.*' + condition['regex'] + '.*')})")
-        if "contains" in condition:
-            parts.append(f"$ != null and contains($, {_zen_string(condition['contains'])})")
-        if "min" in condition:
-            parts.append(f"$ != null and $ >= {condition['min']}")
-        if "max" in condition:
-            parts.append(f"$ != null and $ <= {condition['max']}")
-        return " and ".join(parts)
-    raise ValueError(condition)
 
 
 def zen_decision(rules: list[dict[str, Any]]) -> Any:
@@ -275,7 +299,7 @@ def zen_decision(rules: list[dict[str, Any]]) -> Any:
             continue
         row = {"_id": rule["id"], "type": f"$ == {_zen_string(rule['when']['event'])}", "out": _zen_string(rule["id"])}
         for name in fields:
-            row[name] = zen_cell(rule["when"][name]) if name in rule["when"] else ""
+            row[name] = translate("zen", "$", rule["when"][name]) if name in rule["when"] else ""
         rows.append(row)
     content = {
         "nodes": [
@@ -307,31 +331,6 @@ def zen_matches(decision: Any, event: Event) -> set[str]:
     return {item["rule"] for item in result}
 
 
-def rule_engine_text(name: str, condition: Any) -> str:
-    if isinstance(condition, list):
-        return "(" + " or ".join(rule_engine_text(name, item) for item in condition) + ")"
-    if isinstance(condition, str):
-        if condition.endswith("*"):
-            return f"({name} != null and {name} =~ {json.dumps(_regex_escape(condition[:-1]) + '.*')})"
-        return f"{name} == {json.dumps(condition)}"
-    parts = []
-    if "regex" in condition:
-        parts.append(f"{name} =~~ {json.dumps(condition['regex'])}")
-    if "contains" in condition:
-        parts.append(f"{json.dumps(condition['contains'])} in {name}")
-    if "min" in condition:
-        parts.append(f"{name} >= {condition['min']}")
-    if "max" in condition:
-        parts.append(f"{name} <= {condition['max']}")
-    return f"({name} != null and " + " and ".join(parts) + ")"
-
-
-def _regex_escape(text: str) -> str:
-    import re
-
-    return re.escape(text)
-
-
 def rule_engine_rules(rules: list[dict[str, Any]]) -> list[tuple[str, Any]]:
     import rule_engine
 
@@ -341,7 +340,7 @@ def rule_engine_rules(rules: list[dict[str, Any]]) -> list[tuple[str, Any]]:
         if "when" not in rule:
             continue
         parts = [f"type == {json.dumps(rule['when']['event'])}"]
-        parts += [rule_engine_text(name, c) for name, c in rule["when"].items() if name != "event"]
+        parts += [translate("rule-engine", name, c) for name, c in rule["when"].items() if name != "event"]
         compiled.append((rule["id"], rule_engine.Rule(" and ".join(parts), context=context)))
     return compiled
 

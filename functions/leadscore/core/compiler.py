@@ -17,6 +17,7 @@ from typing import Any
 from .loader import LoadedModel
 from .matchers import Test, as_text, compile_condition
 from .spec import ModelSpec, RuleSpec
+from .state import Skip
 from .units import DAY, duration_seconds, format_number, percent_fraction
 from .validation import MAIN_SCORE, rule_points, rule_targets
 
@@ -41,7 +42,10 @@ class CompiledRule:
     cap: float | None
     group: str | None
     why: str
-    period_full: str  # why a credit is skipped when the period's limit is reached
+    skip_once: Skip  # prebuilt explanations of why a match gave nothing
+    skip_period: Skip
+    skip_cooldown: Skip
+    skip_cap: Skip
 
 
 def period_bucket(per: str, ts: float) -> int:
@@ -198,7 +202,10 @@ def compile_rule(rule: RuleSpec, spec: ModelSpec) -> CompiledRule:
         cap=rule.cap,
         group=rule.group,
         why=_explain(rule, spec, points),
-        period_full=f"limit: at most {max_per} per {per}, reached",
+        skip_once=Skip(rule.id, "limit: once per lead, already given"),
+        skip_period=Skip(rule.id, f"limit: at most {max_per} per {per}, reached"),
+        skip_cooldown=Skip(rule.id, "limit: cooldown since the last credit"),
+        skip_cap=Skip(rule.id, "cap reached"),
     )
 
 

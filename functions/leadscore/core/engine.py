@@ -86,6 +86,9 @@ def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome
                     stages_engaged.add(rule.stage)
             if rule.counter is not None:
                 state.counters[rule.counter] = state.counters.get(rule.counter, 0) + 1
+            if rule.once and rule.id in state.rule_fires:  # the commonest skip, decided here
+                skipped.append(rule.skip_once)
+                continue
             _credit(model, state, rule, event, changes, skipped)
         if stages_engaged:
             counters = state.counters
@@ -137,16 +140,13 @@ def _credit(
 ) -> None:
     rule_id = rule.id
     ts = event.ts
-    if rule.once and rule_id in state.rule_fires:
-        skipped.append(Skip(rule_id, "limit: once per lead, already given"))
-        return
     bucket = 0
     per = rule.per
     if per is not None:
         bucket = int(ts // DAY) if per == "day" else period_bucket(per, ts)
         counts = state.buckets.get(rule_id)
         if counts is not None and counts.get(bucket, 0) >= rule.max_per:
-            skipped.append(Skip(rule_id, rule.period_full))
+            skipped.append(rule.skip_period)
             return
     if rule.cooldown:
         times = state.fire_times.get(rule_id)
@@ -154,7 +154,7 @@ def _credit(
             cooldown = rule.cooldown
             for fired in times:
                 if abs(fired - ts) < cooldown:
-                    skipped.append(Skip(rule_id, "limit: cooldown since the last credit"))
+                    skipped.append(rule.skip_cooldown)
                     return
     points = rule.points
     why = rule.why
@@ -171,7 +171,7 @@ def _credit(
             points = clipped
             why = f"{why} (group {group} cap {format_number(model.group_caps[group])})"
     if points == 0 and rule.points != 0:
-        skipped.append(Skip(rule_id, "cap reached"))
+        skipped.append(rule.skip_cap)
         return
     state.rule_fires[rule_id] = state.rule_fires.get(rule_id, 0) + 1
     state.rule_points[rule_id] = given + points

@@ -1,0 +1,30 @@
+"""The benchmarks still run and still compare like with like (a smoke run; no timing asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_engine_benchmark_runs_and_peers_match_the_same_rules():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/engine_vs_peers.py", "--events", "3000", "--peer-sample", "300", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "zen-engine agrees with leadscore on matched rules for 100.0%" in result.stdout
+    assert "rule-engine agrees with leadscore on matched rules for 100.0%" in result.stdout
+
+
+def test_cold_start_benchmark_runs():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/cold_start.py", "--runs", "1"], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "leadscore.handlers.consumer" in result.stdout
