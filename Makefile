@@ -1,5 +1,5 @@
-# Two entry points for a fresh machine: `make demo` runs the scoring engine on the sample
-# traffic, `make test` runs the whole test suite. Both create .venv on first use.
+# Two entry points for a fresh machine: `make demo` runs the sample traffic through the Lambda
+# handlers on a local AWS stand-in; `make test` installs what the tests need and runs them all.
 # The Lambda runtime is python3.13; we use it when present and fall back to python3.
 
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -40,4 +40,4 @@ schema: $(STAMP)
 	$(BIN)/leadscore schema --output rules/leadscore.schema.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
+	rm -rf $(VENV) .venv-sam .dynamodb-local .pytest_cache .hypothesis .ruff_cache
