@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -55,7 +56,12 @@ def period_bucket(per: str, ts: float) -> int:
         return day
     if per == "week":
         return (day + 3) // 7  # ISO weeks start on Monday; 1970-01-01 was a Thursday
-    moment = time.gmtime(ts)
+    return _month_of_day(day)
+
+
+@functools.lru_cache(maxsize=4096)
+def _month_of_day(day: int) -> int:
+    moment = time.gmtime(day * DAY)
     return moment.tm_year * 12 + moment.tm_mon - 1
 
 
@@ -143,6 +149,7 @@ class CompiledModel:
     fit_cap: float
     extra_floors: dict[str, float]
     stage_ids: tuple[str, ...]
+    stage_position: dict[str, int]
     stage_mins: tuple[float, ...]
     stage_requires_content: tuple[bool, ...]
     gated: bool
@@ -243,6 +250,7 @@ def compile_model(loaded: LoadedModel) -> CompiledModel:
             name: extra.floor if extra.floor is not None else spec.floor for name, extra in spec.scores.items()
         },
         stage_ids=tuple(stage.id for stage in spec.stages),
+        stage_position={stage.id: index for index, stage in enumerate(spec.stages)},
         stage_mins=tuple(stage.min for stage in spec.stages),
         stage_requires_content=tuple(stage.requires_content for stage in spec.stages),
         gated=spec.advance_requires_content,

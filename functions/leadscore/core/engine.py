@@ -118,7 +118,7 @@ def _settle(
     score_after = main_score(model, state)
     if score_after > score_before and ts > state.last_increase:
         state.last_increase = ts
-    if score_after != score_before or content_engaged or state.stage not in model.stage_ids:
+    if score_after != score_before or content_engaged or state.stage not in model.stage_position:
         _move_stage(model, state, score_after, event_id, ts, changes)
     alerts: list[Alert] = []
     if model.lead_threshold is not None:
@@ -143,7 +143,7 @@ def _credit(
     bucket = 0
     per = rule.per
     if per is not None:
-        bucket = int(ts // DAY) if per == "day" else period_bucket(per, ts)
+        bucket = int(ts // DAY) if per == "day" else period_bucket(per, ts)  # day: the common case, inline
         counts = state.buckets.get(rule_id)
         if counts is not None and counts.get(bucket, 0) >= rule.max_per:
             skipped.append(rule.skip_period)
@@ -246,7 +246,7 @@ def _move_stage(
     model: CompiledModel, state: LeadState, score: float, event_id: str, ts: float, changes: list[Change]
 ) -> None:
     ids = model.stage_ids
-    current = ids.index(state.stage) if state.stage in ids else 0
+    current = model.stage_position.get(state.stage, 0)
     target = model.stage_index_for(score)
     if target > current and model.gated:
         reached = current
