@@ -210,3 +210,12 @@ def test_account_items_are_one_per_member_not_one_hot_item(engine):
     service.score([accepted("x1"), accepted("x2", email="bob@acme.example")])
     keys = sorted(item.sk for item in AccountItem.query("acme.example"))
     assert keys == ["member#ann@acme.example", "member#bob@acme.example"]
+
+
+def test_a_late_event_is_not_scored_but_kept_in_the_event_log(engine):
+    service = engine.service(COUNTING)
+    service.score([accepted("new", at="2026-11-20T10:00:00Z")])
+    result = service.score([accepted("old", at="2026-11-01T10:00:00Z")])  # 19 days behind, window 7d
+    assert (result.scored, result.late, result.failed_message_ids) == (0, 1, [])
+    assert engine.repository.load("ann@acme.example").state.engagement == 1
+    assert sorted(logged_ids("ann@acme.example")) == ["new", "old"]  # nothing valid is lost

@@ -123,15 +123,16 @@ class ScoringService:
                 plan.scored.append(self._scored(lead, f"decay-{int(event.ts)}", "decay", event.ts, decayed))
             outcome = apply_event(self.model, state, event)
             counts[outcome.status] += 1
-            if outcome.status != "scored":
-                continue
-            outcomes.append(outcome)
-            plan.scored.append(self._scored(lead, event.id, event.type, event.ts, outcome))
-            if event.id in raw:  # replayed anonymous events are already in the log
+            if outcome.status == "duplicate":
+                continue  # logged when it was first scored
+            if outcome.status == "scored":
+                outcomes.append(outcome)
+                plan.scored.append(self._scored(lead, event.id, event.type, event.ts, outcome))
+            if event.id in raw:  # a late event is not scored but kept; replayed ones are logged already
                 plan.logged.append(
                     LoggedEvent(lead, event.id, event.type, event.ts, raw[event.id], event_to_json(event))
                 )
-        if not plan.scored and not aliases:
+        if not plan.scored and not plan.logged and not aliases:
             result.duplicates += counts["duplicate"]
             result.late += counts["late"]
             return
