@@ -16,11 +16,24 @@ Where arrival order can matter (it cannot for sums, once, per-period limits or d
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .accounts import account_key
 from .compiler import CompiledModel, CompiledRule, period_bucket, period_end
-from .state import Alert, Change, Event, LeadState, Outcome, Skip
+from .state import (
+    MAX_PROFILE_BYTES,
+    MAX_SEEN_IDS,
+    MAX_STAGE_HISTORY,
+    SEEN_SLACK,
+    Alert,
+    Change,
+    Event,
+    LeadState,
+    Outcome,
+    Skip,
+    event_key,
+)
 from .units import DAY, duration_seconds, format_number, percent_fraction
 
 
@@ -54,14 +67,15 @@ def score_event(model: CompiledModel, state: LeadState, event: Event) -> tuple[L
 def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome:
     ts = event.ts
     stage_before = state.stage
-    seen = state.seen
-    if event.id in seen:
+    key = event_key(event.id)
+    if key in state.seen:
         score = main_score(model, state)
         return Outcome("duplicate", [], score, score, stage_before, stage_before, [], [])
-    if ts < state.newest_ts - model.late_window:
+    if ts < state.newest_ts - model.late_window or ts < state.seen_floor:
+        _remember(state, key, state.newest_ts)  # so a redelivered late event is a duplicate: logged once
         score = main_score(model, state)
         return Outcome("late", [], score, score, stage_before, stage_before, [], [])
-    seen[event.id] = ts
+    _remember(state, key, ts)
     first_event = not state.stage_history
     if first_event:
         state.stage_history.append((state.stage, ts, "first seen"))
@@ -74,7 +88,7 @@ def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome
     changes: list[Change] = []
     skipped: list[Skip] = []
     if event.profile or first_event:  # a new lead's email alone can match fit rules (domains)
-        _update_profile(model, state, event, changes)
+        _update_profile(model, state, event, changes, skipped)
     matcher = model.matchers.get(event.type)
     if matcher is not None:
         stages_engaged = None
@@ -216,14 +230,49 @@ def _clip(total: float, points: float, cap: float) -> float:
     return delta
 
 
-def _update_profile(model: CompiledModel, state: LeadState, event: Event, changes: list[Change]) -> None:
-    """Fit is a function of the current profile: re-evaluate every fit rule and record the diff."""
+def _remember(state: LeadState, key: bytes, ts: float) -> None:
+    """Record an event id; past MAX_SEEN_IDS the oldest are forgotten and their times become late.
+
+    Exact either way: every event at or after `seen_floor` that was scored is still remembered,
+    and every event before it is refused as late, so a redelivery can never score twice. Only a
+    flood (more than MAX_SEEN_IDS distinct events inside the late window) moves the floor.
+    """
+    seen = state.seen
+    seen[key] = int(ts)
+    if len(seen) > MAX_SEEN_IDS:
+        times = sorted(seen.values())
+        newest_forgotten = times[len(times) - (MAX_SEEN_IDS - SEEN_SLACK) - 1]
+        state.seen = {k: t for k, t in seen.items() if t > newest_forgotten}
+        state.seen_floor = max(state.seen_floor, newest_forgotten + 1.0)
+
+
+def _json_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), default=str))
+
+
+def _update_profile(
+    model: CompiledModel, state: LeadState, event: Event, changes: list[Change], skipped: list[Skip]
+) -> None:
+    """Fit is a function of the current profile: re-evaluate every fit rule and record the diff.
+
+    The profile is bounded (MAX_PROFILE_BYTES): a new or longer value that would pass the bound
+    is not stored, and the skip says so; removing or shortening a field always works.
+    """
     profile = state.profile
-    for key, value in (event.profile or {}).items():
+    updates = event.profile or {}
+    size = _json_size(profile) if updates else 0
+    for key, value in updates.items():
+        old_size = len(key) + 4 + _json_size(profile[key]) if key in profile else 0
         if value is None or value == "":
             profile.pop(key, None)
-        else:
-            profile[key] = value
+            size -= old_size
+            continue
+        new_size = len(key) + 4 + _json_size(value)
+        if size - old_size + new_size > MAX_PROFILE_BYTES:
+            skipped.append(Skip("profile", f"profile field {key[:40]!r} not stored: the profile is full"))
+            continue
+        profile[key] = value
+        size += new_size - old_size
     now_matching = {rule.id: rule for rule in model.fit_matcher(profile)}
     old = state.fit_rules
     before = sum(old.values())
@@ -264,7 +313,10 @@ def _move_stage(
         why += f"; held at {ids[target]} until content of {ids[target + 1]} is engaged"
     changes.append(Change(event_id, "stage", "stage", target - current, ids[current], ids[target], why))
     state.stage = ids[target]
-    state.stage_history.append((ids[target], ts, why))
+    history = state.stage_history
+    history.append((ids[target], ts, why))
+    if len(history) > MAX_STAGE_HISTORY:  # keep how it started and the latest moves
+        del history[1 : len(history) - MAX_STAGE_HISTORY + 1]
 
 
 def _prune(model: CompiledModel, state: LeadState, day: int) -> None:
@@ -272,7 +324,7 @@ def _prune(model: CompiledModel, state: LeadState, day: int) -> None:
     state.pruned_day = day
     horizon = state.newest_ts - model.late_window
     if state.seen:
-        state.seen = {eid: t for eid, t in state.seen.items() if t >= horizon}
+        state.seen = {key: t for key, t in state.seen.items() if t + 1 > horizon}  # t is the event's second
     for rule_id, counts in list(state.buckets.items()):
         per = model.rules[rule_id].per if rule_id in model.rules else None
         if per is None:

@@ -2,9 +2,45 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
+
+# Hard bounds that keep a lead's stored item small whatever arrives (see README, "Security and
+# limits"). The item is rewritten whole on every save, so its size is the price of every event.
+MAX_SEEN_IDS = 1000  # event ids remembered for exact redelivery; 12 bytes each when stored
+SEEN_SLACK = 100  # forget this many more at once, so a flood sorts once per 100 events
+MAX_STAGE_HISTORY = 50  # the first entry and the 49 latest
+MAX_PROFILE_BYTES = 32 * 1024  # keys + JSON values; a field that would pass it is not stored
+_SEEN_RECORD = 12  # 8-byte digest of the event id + 4-byte event second
+
+
+def event_key(event_id: str) -> bytes:
+    """The compact form of an event id kept for duplicate detection: 64 bits of BLAKE2b.
+
+    A lead remembers at most MAX_SEEN_IDS ids, so a collision (about n^2 / 2^65) is about one in
+    10^13 per lead even at the bound.
+    """
+    return hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def pack_seen(seen: dict[bytes, int]) -> str:
+    """Remembered ids as one base64 text: 16 characters per id instead of ~50 as a JSON object."""
+    records = b"".join(key + min(max(second, 0), 0xFFFFFFFF).to_bytes(4, "big") for key, second in seen.items())
+    return base64.b64encode(records).decode("ascii")
+
+
+def unpack_seen(value: Any) -> dict[bytes, int]:
+    """The inverse of pack_seen; an older state's {event id: time} object is converted."""
+    if isinstance(value, dict):
+        return {event_key(str(event_id)): int(ts) for event_id, ts in value.items()}
+    records = base64.b64decode(value or "")
+    return {
+        records[i : i + 8]: int.from_bytes(records[i + 8 : i + _SEEN_RECORD], "big")
+        for i in range(0, len(records), _SEEN_RECORD)
+    }
 
 
 class Event(NamedTuple):
@@ -70,7 +106,8 @@ class LeadState:
     group_points: dict[str, float] = field(default_factory=dict)  # group -> points given (its rules' sum)
     buckets: dict[str, dict[int, int]] = field(default_factory=dict)  # rule -> period -> credits
     fire_times: dict[str, list[float]] = field(default_factory=dict)  # cooldown rules only
-    seen: dict[str, float] = field(default_factory=dict)  # event id -> event time, late window
+    seen: dict[bytes, int] = field(default_factory=dict)  # event_key -> event second, late window
+    seen_floor: float = 0.0  # events before this are late: their ids were forgotten (MAX_SEEN_IDS)
     gains: dict[int, float] = field(default_factory=dict)  # UTC day -> points gained (momentum)
     stage: str = ""
     stage_history: list[tuple[str, float, str]] = field(default_factory=list)  # stage, since, why
@@ -97,6 +134,7 @@ class LeadState:
             buckets={rule: dict(counts) for rule, counts in self.buckets.items()},
             fire_times={rule: list(times) for rule, times in self.fire_times.items()},
             seen=dict(self.seen),
+            seen_floor=self.seen_floor,
             gains=dict(self.gains),
             stage=self.stage,
             stage_history=list(self.stage_history),
@@ -115,6 +153,7 @@ class LeadState:
         data["buckets"] = {r: {str(k): v for k, v in b.items()} for r, b in self.buckets.items()}
         data["gains"] = {str(k): v for k, v in self.gains.items()}
         data["stage_history"] = [list(item) for item in self.stage_history]
+        data["seen"] = pack_seen(self.seen)
         return data
 
     @classmethod
@@ -123,4 +162,5 @@ class LeadState:
         data["buckets"] = {r: {int(k): int(v) for k, v in b.items()} for r, b in data.get("buckets", {}).items()}
         data["gains"] = {int(k): float(v) for k, v in data.get("gains", {}).items()}
         data["stage_history"] = [tuple(item) for item in data.get("stage_history", [])]
+        data["seen"] = unpack_seen(data.get("seen"))
         return cls(**data)
