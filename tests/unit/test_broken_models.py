@@ -158,6 +158,18 @@ BROKEN_MODELS = {
         "forms:\n  contact:\n    fields:\n      email: {type: email, required: true}\n      budget: {type: choice}\n",
         ["model.yaml:5:15: forms.contact.fields.budget: a choice field needs `choices`"],
     ),
+    "form_sets_the_account_key": (
+        "forms:\n  contact:\n    fields:\n      email: {type: email, required: true}\n      company_id: {type: text}\n",
+        [
+            "model.yaml:5:19: forms.contact.fields.company_id: 'company_id' is a trusted field (it decides the lead's account or comes from the CRM): anyone can post a public form, so a form cannot set it; remove it from the form (send it with signed tracking or a CRM import instead)"
+        ],
+    ),
+    "form_sets_a_crm_field": (
+        "trusted_fields: [owner]\nforms:\n  contact:\n    fields:\n      email: {type: email, required: true}\n      owner: {type: text}\n",
+        [
+            "model.yaml:6:14: forms.contact.fields.owner: 'owner' is a trusted field (it decides the lead's account or comes from the CRM): anyone can post a public form, so a form cannot set it; remove it from the form (send it with signed tracking or a CRM import instead)"
+        ],
+    ),
     "bad_schedule": (
         'reports:\n  velocity: {to: [boss@example.com], schedule: "every morning"}\n',
         [

@@ -200,13 +200,24 @@ class LeadRepository:
         state = LeadState.from_dict(json.loads(item.state)) if item.state else None
         return StoredLead(state, int(item.version or 0), item.merged_into)
 
-    def logged_events(self, lead: str) -> list[dict[str, Any]]:
-        """The lead's logged events in the project format, oldest first."""
+    def logged_events(self, lead: str, newest: int | None = None) -> list[dict[str, Any]]:
+        """The lead's logged events in the project format, oldest first; only the `newest` N if given.
+
+        Read newest item first and stopped once N are found, so a visitor with a long history
+        costs a bounded read.
+        """
+        events: list[dict[str, Any]] = []
         try:
-            items = list(EventLogItem.query(lead, consistent_read=True))
+            for item in EventLogItem.query(lead, consistent_read=True, scan_index_forward=False):
+                events.extend(entry["event"] for entry in reversed(json.loads(item.events)))
+                if newest is not None and len(events) >= newest:
+                    break
         except PynamoDBException as error:
             raise _translate(error) from error
-        return [entry["event"] for item in items for entry in json.loads(item.events)]
+        if newest is not None:
+            events = events[:newest]
+        events.reverse()
+        return events
 
     def history(self, lead: str, limit: int = 20) -> list[dict[str, Any]]:
         """The lead's most recent scored events, newest first, each with its changes."""
@@ -272,7 +283,7 @@ class LeadRepository:
 
         def write(tx: TransactWrite) -> None:
             for item in self._history_and_log(plan, new_version, now):
-                tx.save(item)
+                tx.save(item, condition=type(item).sk.does_not_exist())  # immutable: written once, never replaced
             lead_item = LeadItem(
                 state.lead,
                 version=new_version,

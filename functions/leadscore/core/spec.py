@@ -268,7 +268,19 @@ class ModelSpec(Strict):
     alerts: AlertsSpec = Field(default_factory=AlertsSpec)
     reports: ReportsSpec = Field(default_factory=ReportsSpec)
     forms: dict[Identifier, FormSpec] = Field(default_factory=dict)
+    trusted_fields: list[Identifier] = Field(
+        default_factory=list,
+        description="Profile fields only trusted sources (signed tracking, CRM imports) may set; public forms "
+        "cannot. The account's company id field is always trusted when accounts match by company id.",
+    )
     rules: list[RuleSpec] = Field(default_factory=list)
+
+    def trusted(self) -> frozenset[str]:
+        """The fields a public form may never set: they decide accounts or come from the CRM."""
+        fields = set(self.trusted_fields)
+        if "company_id" in self.accounts.match_by:
+            fields.add(self.accounts.company_id_field)
+        return frozenset(fields)
 
 
 def json_schema() -> dict:

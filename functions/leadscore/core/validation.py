@@ -309,6 +309,7 @@ def _check_grades_and_nps(spec: ModelSpec) -> list[Problem]:
 
 def _check_forms(spec: ModelSpec) -> list[Problem]:
     problems = []
+    trusted = spec.trusted()
     for name, form in spec.forms.items():
         at: Loc = ("forms", name)
         email = form.fields.get("email")
@@ -328,6 +329,15 @@ def _check_forms(spec: ModelSpec) -> list[Problem]:
                 )
             if field.min is not None and field.max is not None and field.min > field.max:
                 problems.append(Problem(loc, "min is above max"))
+            if field_name in trusted:
+                problems.append(
+                    Problem(
+                        loc,
+                        f"'{field_name}' is a trusted field (it decides the lead's account or comes from the CRM): "
+                        "anyone can post a public form, so a form cannot set it; remove it from the form "
+                        "(send it with signed tracking or a CRM import instead)",
+                    )
+                )
     return problems
 
 

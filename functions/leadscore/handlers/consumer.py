@@ -31,7 +31,8 @@ def _accepted(record_body: str, message_id: str) -> AcceptedEvent:
     if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
         raise EventError("message body has no event")
     raw = body.get("raw") if isinstance(body.get("raw"), dict) else body["event"]
-    return AcceptedEvent(parse_event(body["event"]), raw, message_id)
+    source = "form" if body.get("source") == "form" else "tracking"
+    return AcceptedEvent(parse_event(body["event"]), raw, message_id, source)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -42,13 +43,23 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     for record in SQSEvent(event).records:
         try:
             batch.append(_accepted(record.body, record.message_id))
-        except (EventError, ValueError) as error:  # json errors are ValueErrors
-            logger.error("poison message", extra={"message_id": record.message_id, "reason": str(error)[:200]})
+        except Exception as error:  # noqa: BLE001 - any unreadable message fails alone, never the batch
+            reason = f"{type(error).__name__}: {str(error)[:200]}"
+            logger.error("poison message", extra={"message_id": record.message_id, "reason": reason})
             metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
             failed.append(record.message_id)
     result = service().score(batch) if batch else None
     if result is not None:
         failed.extend(result.failed_message_ids)
+        for lead, reason in result.failures:
+            logger.error("lead not scored; its messages will be redelivered", extra={"lead": mask_email(lead), "reason": reason})
+            metrics.add_metric(name="LeadsFailed", unit=MetricUnit.Count, value=1)
+        for visitor, owner, claimant in result.refused_links:
+            logger.warning(
+                "visitor link refused: it already belongs to another lead",
+                extra={"visitor": visitor[:60], "owner": mask_email(owner), "claimed_by": mask_email(claimant)},
+            )
+            metrics.add_metric(name="LinksRefused", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="EventsScored", unit=MetricUnit.Count, value=result.scored)
         metrics.add_metric(name="DuplicatesIgnored", unit=MetricUnit.Count, value=result.duplicates)
         for alert in result.alerts:

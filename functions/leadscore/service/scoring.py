@@ -19,7 +19,6 @@ from ..adapters.dynamodb import (
     LeadCommit,
     LeadRepository,
     LoggedEvent,
-    RetryableStorageError,
     ScoredEvent,
     VersionConflict,
 )
@@ -31,17 +30,24 @@ from ..core.loader import load_model
 from ..core.state import Alert, Event, Outcome
 from ..settings import STORAGE, Settings
 
+# A visitor identified after a long anonymous history brings at most this many of its newest
+# events (a bounded read, and a history item that stays far below DynamoDB's 400 KB).
+MAX_REPLAYED = 100
+
 
 @dataclass(frozen=True)
 class AcceptedEvent:
     event: Event  # validated and normalised
     raw: dict[str, Any]  # as received, for the event log
     message_id: str  # the SQS message it came in, for batchItemFailures
+    source: str = "tracking"  # "form" (public, untrusted) or "tracking" (signed by a server)
 
 
 @dataclass
 class BatchResult:
     failed_message_ids: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (lead, why its messages failed)
+    refused_links: list[tuple[str, str, str]] = field(default_factory=list)  # (visitor, owner, claimed by)
     scored: int = 0
     duplicates: int = 0
     late: int = 0
@@ -80,8 +86,9 @@ class ScoringService:
         for lead, items in by_lead.items():
             try:
                 self._score_lead(lead, items, result)
-            except (RetryableStorageError, VersionConflict):
+            except Exception as error:  # noqa: BLE001 - one lead's failure must never take the others with it
                 result.failed_message_ids.extend(item.message_id for item in items)
+                result.failures.append((lead, f"{type(error).__name__}: {str(error)[:300]}"))
         return result
 
     def _score_lead(self, lead: str, items: list[AcceptedEvent], result: BatchResult) -> None:
@@ -102,14 +109,14 @@ class ScoringService:
         state = stored.state if stored and stored.state else new_lead(self.model, lead)
         version = stored.version if stored else 0
         previous_account = state.account
-        events = [item.event._replace(lead=lead) for item in items]
+        events = [self._as_trusted(item)._replace(lead=lead) for item in items]
         raw = {item.event.id: item.raw for item in items}
         aliases: list[tuple[str, int]] = []
         for event in events:
             anonymous_id = linked_anonymous_id(event)
             if anonymous_id is None:
                 continue
-            earlier = self._take_over_anonymous(anonymous_lead(anonymous_id), lead)
+            earlier = self._take_over_anonymous(anonymous_lead(anonymous_id), lead, result)
             if earlier is not None:
                 alias_version, replayed = earlier
                 aliases.append((anonymous_lead(anonymous_id), alias_version))
@@ -161,13 +168,29 @@ class ScoringService:
             outcome.stage_after,
         )
 
-    def _take_over_anonymous(self, anonymous: str, lead: str) -> tuple[int, list[Event]] | None:
-        """The anonymous visitor's logged events, re-keyed to the lead; None if already merged."""
+    def _as_trusted(self, item: AcceptedEvent) -> Event:
+        """A public form never sets a trusted field, even if one slipped past the door."""
+        event = item.event
+        if item.source != "form" or not event.profile:
+            return event
+        trusted = self.model.spec.trusted()
+        if not trusted.intersection(event.profile):
+            return event
+        return event._replace(profile={k: v for k, v in event.profile.items() if k not in trusted})
+
+    def _take_over_anonymous(self, anonymous: str, lead: str, result: BatchResult) -> tuple[int, list[Event]] | None:
+        """The anonymous visitor's newest logged events, re-keyed to the lead; None if already linked.
+
+        A visitor belongs to the first lead it was linked to: a later claim by another lead is
+        refused (its browsing never moves) and reported, so it can be logged.
+        """
         stored = self.repository.load(anonymous)
         if stored is not None and stored.merged_into:
+            if stored.merged_into != lead:
+                result.refused_links.append((anonymous, stored.merged_into, lead))
             return None
         replayed = []
-        for payload in self.repository.logged_events(anonymous):
+        for payload in self.repository.logged_events(anonymous, newest=MAX_REPLAYED):
             try:
                 replayed.append(parse_event(payload)._replace(lead=lead))
             except EventError:
