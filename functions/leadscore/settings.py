@@ -20,6 +20,7 @@ class Settings:
     history_table: str = ""
     event_log_table: str = ""
     accounts_table: str = ""
+    rate_limit_table: str = ""  # public routes' request counters; not part of STORAGE (scoring)
     scoring_queue_url: str = ""
     tracking_secret_parameter: str = ""
     event_retention_days: int = 396

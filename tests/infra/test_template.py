@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
-from leadscore.local.stack import read_template, table_definitions
+from leadscore.local.stack import TABLE_ENV, read_template, table_definitions
+from leadscore.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -42,10 +45,11 @@ def test_cfn_lint_catches_a_bad_runtime(tmp_path):
 def test_tables_have_point_in_time_recovery_encryption_and_ttl_where_data_expires():
     resources = read_template()["Resources"]
     tables = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert set(tables) == {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable"}
+    assert set(tables) == {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable", "RateLimitTable"}
     for name, properties in tables.items():
-        assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
         assert properties["SSESpecification"] == {"SSEEnabled": True}, name
+        if name != "RateLimitTable":  # counters of the current minute: nothing worth restoring
+            assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
     assert tables["EventLogTable"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert set(table_definitions(read_template())) == set(tables)
 
@@ -61,22 +65,104 @@ def test_the_scoring_queue_is_fifo_with_a_dead_letter_queue_and_partial_batch_fa
     assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
 
 
+def _resource_of(resource: object) -> str:
+    """The logical id a statement's Resource names (!GetAtt X.Arn, ${X.Arn}/index/*, the SSM parameter)."""
+    if isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"}:
+        logical, attribute = resource["Fn::GetAtt"].split(".")
+        assert attribute == "Arn", resource
+        return logical
+    if isinstance(resource, dict) and set(resource) == {"Fn::Sub"} and isinstance(resource["Fn::Sub"], str):
+        text = resource["Fn::Sub"]
+        if text.endswith(":parameter${TrackingSecretParameterName}"):
+            return "TrackingSecretParameter"
+        if text.startswith("${") and text.endswith(".Arn}/index/*"):
+            return text[2 : -len(".Arn}/index/*")] + "/index/*"
+    raise AssertionError(f"a resource the tests cannot attribute: {resource!r}")
+
+
+def grants(function: str) -> dict[str, set[str]]:
+    """Resource (logical id) -> the actions the function's own statements allow on it."""
+    found: dict[str, set[str]] = {}
+    for policy in read_template()["Resources"][function]["Properties"].get("Policies", []):
+        assert isinstance(policy, dict), policy  # no managed policy by name
+        for kind, spec in policy.items():
+            if kind == "SQSSendMessagePolicy":
+                found.setdefault("ScoringQueue", set()).add("sqs:SendMessage*")
+                continue
+            assert kind == "Statement", f"{function}: SAM policy template {kind} (broader than needed)"
+            for statement in spec:
+                assert statement["Effect"] == "Allow" and "Condition" not in statement, statement
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                resources = (
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
+                for resource in resources:
+                    found.setdefault(_resource_of(resource), set()).update(actions)
+    return found
+
+
+DATA_TABLES = {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable"}
+
+
 def test_each_function_gets_only_the_access_it_needs():
+    assert grants("FormsFunction") == {
+        "ScoringQueue": {"sqs:SendMessage*"},
+        "TrackingSecretParameter": {"ssm:GetParameter"},  # to derive the anonymous-id signing key
+        "RateLimitTable": {"dynamodb:UpdateItem"},
+    }
+    assert grants("TrackingFunction") == {
+        "ScoringQueue": {"sqs:SendMessage*"},
+        "TrackingSecretParameter": {"ssm:GetParameter"},
+        "RateLimitTable": {"dynamodb:UpdateItem"},
+    }
+    assert grants("LeadsFunction") == {"LeadsTable": {"dynamodb:GetItem"}, "HistoryTable": {"dynamodb:Query"}}
+    assert set(grants("ScoringFunction")) == DATA_TABLES  # no queue policy: the SQS event source adds its own
+
+
+def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
+    access = grants("ScoringFunction")
+    assert access["HistoryTable"] == {"dynamodb:PutItem"}
+    assert access["EventLogTable"] == {"dynamodb:PutItem", "dynamodb:Query"}  # Query: anonymous replays
+    for table in ("HistoryTable", "EventLogTable"):
+        for forbidden in ("DeleteItem", "Scan", "BatchWriteItem", "UpdateItem"):
+            assert f"dynamodb:{forbidden}" not in access[table], (table, forbidden)
+    # the per-item actions its save transaction needs, and nothing it does not do
+    assert access["LeadsTable"] == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    }
+    assert access["AccountsTable"] == {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    }
+
+
+def test_no_function_can_scan_batch_write_or_use_wildcards():
     resources = read_template()["Resources"]
-
-    def tables_of(function: str) -> set[str]:
-        found = set()
-        for policy in resources[function]["Properties"].get("Policies", []):
-            for kind, spec in policy.items() if isinstance(policy, dict) else []:
-                if kind.startswith("DynamoDB"):
-                    found.add(spec["TableName"]["Ref"])
-        return found
-
-    assert tables_of("FormsFunction") == set() and tables_of("TrackingFunction") == set()
-    assert tables_of("LeadsFunction") == {"LeadsTable", "HistoryTable"}
-    assert tables_of("ScoringFunction") == {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable"}
-    leads_policies = resources["LeadsFunction"]["Properties"]["Policies"]
-    assert all("DynamoDBReadPolicy" in policy for policy in leads_policies)
+    functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    assert set(functions) == {"FormsFunction", "TrackingFunction", "LeadsFunction", "ScoringFunction"}
+    for function in functions:
+        for resource, actions in grants(function).items():
+            for action in actions:
+                assert action not in {"dynamodb:Scan", "dynamodb:BatchWriteItem"}, (function, resource, action)
+                assert not action.endswith(":*") and action != "*", (function, action)
+    assert "dynamodb:Scan" not in {action for actions in grants("LeadsFunction").values() for action in actions}
+    # a grant on `<table>/index/*` only where that table has an index
+    indexed = {
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::DynamoDB::Table"
+        and ({"GlobalSecondaryIndexes", "LocalSecondaryIndexes"} & set(r["Properties"]))
+    }
+    for function in functions:
+        for resource in grants(function):
+            if resource.endswith("/index/*"):
+                assert resource.removesuffix("/index/*") in indexed, (function, resource)
 
 
 def test_lead_reads_are_not_public():
@@ -120,3 +206,73 @@ def test_openapi_documents_exactly_the_routes_of_the_template():
         if event["Type"] == "HttpApi"
     }
     assert documented == deployed
+
+
+def test_api_access_logs_are_json_lines_in_a_log_group_with_retention():
+    template = read_template()
+    resources = template["Resources"]
+    settings = resources["HttpApi"]["Properties"]["AccessLogSettings"]
+    assert settings["DestinationArn"] == {"Fn::GetAtt": "AccessLogGroup.Arn"}
+    assert "\n" not in settings["Format"]  # one line per request
+    fields = json.loads(settings["Format"])
+    assert fields == {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "protocol": "$context.protocol",
+        "responseLength": "$context.responseLength",
+        "integrationErrorMessage": "$context.integrationErrorMessage",
+        "userAgent": "$context.identity.userAgent",
+    }
+    group = resources["AccessLogGroup"]
+    assert group["Type"] == "AWS::Logs::LogGroup"
+    assert group["Properties"]["RetentionInDays"] == {"Ref": "AccessLogRetentionDays"}
+    assert template["Parameters"]["AccessLogRetentionDays"]["Default"] == 90
+
+
+def test_public_routes_and_the_consumer_have_their_own_reserved_concurrency():
+    template = read_template()
+    parameters, resources = template["Parameters"], template["Resources"]
+    assert parameters["PublicRoutesConcurrency"]["Default"] == 20
+    assert parameters["ScoringConcurrency"]["Default"] == 10
+    for function in ("FormsFunction", "TrackingFunction"):
+        properties = resources[function]["Properties"]
+        assert properties["ReservedConcurrentExecutions"] == {"Ref": "PublicRoutesConcurrency"}, function
+    scoring = resources["ScoringFunction"]["Properties"]
+    assert scoring["ReservedConcurrentExecutions"] == {"Ref": "ScoringConcurrency"}
+    # the event source polls no wider than the reserved pool (so SQS waits, nothing is throttled),
+    # and MaximumConcurrency accepts 2..1000 only
+    scaling = scoring["Events"]["Queue"]["Properties"]["ScalingConfig"]
+    assert scaling == {"MaximumConcurrency": {"Ref": "ScoringConcurrency"}}
+    assert parameters["ScoringConcurrency"]["MinValue"] >= 2 and parameters["ScoringConcurrency"]["MaxValue"] <= 1000
+    assert parameters["PublicRoutesConcurrency"]["MinValue"] >= 1
+
+
+def test_the_rate_limit_table_expires_its_counters_and_reaches_the_functions():
+    template = read_template()
+    table = template["Resources"]["RateLimitTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "key", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "key", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["RATE_LIMIT_TABLE"] == {"Ref": "RateLimitTable"}
+    for name, resource in template["Resources"].items():  # no function overrides it
+        if resource["Type"] == "AWS::Serverless::Function":
+            own = resource["Properties"].get("Environment", {}).get("Variables", {})
+            assert "RATE_LIMIT_TABLE" not in own, name
+    assert Settings.from_env(env={"RATE_LIMIT_TABLE": "t"}).rate_limit_table == "t"
+
+
+def test_every_table_reaches_the_functions_and_the_local_stack_under_one_name():
+    template = read_template()
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    tables = set(table_definitions(template))
+    assert set(TABLE_ENV) == tables
+    for logical, variable in TABLE_ENV.items():
+        assert variables[variable] == {"Ref": logical}, logical
+        assert variable.lower() in {field.name for field in fields(Settings)}, variable

@@ -123,3 +123,27 @@ def engine(request):
         client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
         tables = create_tables(client, prefix=f"t{uuid.uuid4().hex[:8]}")
         yield Engine("dynamodb-local", _settings(tables, endpoint))
+
+
+@pytest.fixture(params=["moto", "dynamodb-local"])
+def rate_limit_settings(request):
+    """Settings naming the template's RateLimitTable, on moto and on DynamoDB Local."""
+    if request.param == "moto":
+        with local_aws():
+            tables = create_tables(boto3.client("dynamodb", region_name=REGION), prefix=f"t{uuid.uuid4().hex[:8]}")
+            yield Settings(rate_limit_table=tables["RateLimitTable"], region=REGION)
+    else:
+        endpoint = request.getfixturevalue("dynamodb_local")
+        yield _rate_limit_settings_on(endpoint)
+
+
+@pytest.fixture
+def dynamodb_local_rate_limit_settings(dynamodb_local):
+    """DynamoDB Local only: in-process moto is not safe for concurrent requests."""
+    return _rate_limit_settings_on(dynamodb_local)
+
+
+def _rate_limit_settings_on(endpoint: str) -> Settings:
+    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint)
+    tables = create_tables(client, prefix=f"t{uuid.uuid4().hex[:8]}")
+    return Settings(rate_limit_table=tables["RateLimitTable"], dynamodb_endpoint=endpoint, region=REGION)

@@ -29,6 +29,7 @@ TABLE_ENV = {
     "HistoryTable": "HISTORY_TABLE",
     "EventLogTable": "EVENT_LOG_TABLE",
     "AccountsTable": "ACCOUNTS_TABLE",
+    "RateLimitTable": "RATE_LIMIT_TABLE",
 }
 
 
