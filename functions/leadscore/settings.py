@@ -21,6 +21,7 @@ class Settings:
     event_log_table: str = ""
     accounts_table: str = ""
     rate_limit_table: str = ""  # public routes' request counters; not part of STORAGE (scoring)
+    alerts_table: str = ""  # the alert outbox, written with the lead's save
     scoring_queue_url: str = ""
     tracking_secret_parameter: str = ""
     event_retention_days: int = 396
@@ -56,4 +57,4 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
-STORAGE = ("leads_table", "history_table", "event_log_table", "accounts_table")
+STORAGE = ("leads_table", "history_table", "event_log_table", "accounts_table", "alerts_table")

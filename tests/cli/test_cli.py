@@ -132,8 +132,8 @@ def test_simulate_reports_accounts_alerts_duplicates_and_nps(capsys):
     nordkraft = next(a for a in report["accounts"] if a["account"] == "nordkraft.no")
     assert nordkraft["leads"] == 3
     kinds = [(a["kind"], a["subject"]) for a in report["alerts"]]
-    assert ("lead", "ingrid.solberg@nordkraft.no") in kinds
-    assert ("account", "nordkraft.no") in kinds
+    assert ("lead_score", "ingrid.solberg@nordkraft.no") in kinds
+    assert ("account_score", "nordkraft.no") in kinds
     assert len(kinds) == len(set(kinds)), "each crossing alerts once"
     assert lead(report, "jan.devries@polderbank.nl")["nps_category"] == "promoter"
     assert lead(report, "luc.peeters@brusselsteel.be")["nps_category"] == "detractor"

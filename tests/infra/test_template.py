@@ -45,12 +45,13 @@ def test_cfn_lint_catches_a_bad_runtime(tmp_path):
 def test_tables_have_point_in_time_recovery_encryption_and_ttl_where_data_expires():
     resources = read_template()["Resources"]
     tables = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert set(tables) == {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable", "RateLimitTable"}
+    assert set(tables) == {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable", "RateLimitTable", "AlertsTable"}
     for name, properties in tables.items():
         assert properties["SSESpecification"] == {"SSEEnabled": True}, name
         if name != "RateLimitTable":  # counters of the current minute: nothing worth restoring
             assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}, name
     assert tables["EventLogTable"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert tables["AlertsTable"]["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}  # feeds the notifier
     assert set(table_definitions(read_template())) == set(tables)
 
 
@@ -101,7 +102,7 @@ def grants(function: str) -> dict[str, set[str]]:
     return found
 
 
-DATA_TABLES = {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable"}
+DATA_TABLES = {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable", "AlertsTable"}
 
 
 def test_each_function_gets_only_the_access_it_needs():
@@ -123,6 +124,7 @@ def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
     access = grants("ScoringFunction")
     assert access["HistoryTable"] == {"dynamodb:PutItem"}
     assert access["EventLogTable"] == {"dynamodb:PutItem", "dynamodb:Query"}  # Query: anonymous replays
+    assert access["AlertsTable"] == {"dynamodb:PutItem"}  # the outbox: new alerts only; the notifier updates them
     for table in ("HistoryTable", "EventLogTable"):
         for forbidden in ("DeleteItem", "Scan", "BatchWriteItem", "UpdateItem"):
             assert f"dynamodb:{forbidden}" not in access[table], (table, forbidden)

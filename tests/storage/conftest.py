@@ -88,6 +88,7 @@ def _settings(tables: dict[str, str], endpoint: str | None) -> Settings:
         history_table=tables["HistoryTable"],
         event_log_table=tables["EventLogTable"],
         accounts_table=tables["AccountsTable"],
+        alerts_table=tables["AlertsTable"],
         dynamodb_endpoint=endpoint,
         region=REGION,
         event_retention_days=396,

@@ -102,11 +102,11 @@ def test_fifty_parallel_leads_of_one_account_alert_once(engine):
     with ThreadPoolExecutor(max_workers=50) as pool:
         results = list(pool.map(lambda item: service.score([item]), items))
     assert all(not r.failed_message_ids for r in results)
-    members, armed = engine.repository.account_members("bigco.example")
+    members, disarmed = engine.repository.account_members("bigco.example")
     assert len(members) == 50 and sum(members.values()) == 50
-    alerts = [alert for r in results for alert in r.alerts if alert.kind == "account"]
+    alerts = [alert for r in results for alert in r.alerts if alert.kind == "account_score"]
     assert len(alerts) == 1 and alerts[0].subject == "bigco.example"  # once per crossing
-    assert armed is False
+    assert disarmed == {"account"}
 
 
 def test_anonymous_visits_are_credited_once_the_visitor_identifies(engine):

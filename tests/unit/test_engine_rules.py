@@ -299,7 +299,7 @@ def test_lead_alert_fires_once_per_crossing_and_again_after_rearming():
     assert [len(a) for a in alerts] == [0, 0, 1, 0]
     assert alerts[2][0].score == 60 and alerts[2][0].threshold == 50
     apply_decay(compiled, ann.state, T0 + 30 * DAY)  # 80 -> 10: below 30, re-armed
-    assert ann.state.alert_armed
+    assert "lead" not in ann.state.disarmed
     assert ann.state.engagement == 5  # four decay steps of 50%
     refire = [ann.feed(event("page_view", day=31 + d / 10)).alerts for d in range(3)]
     assert [len(a) for a in refire] == [0, 0, 1]

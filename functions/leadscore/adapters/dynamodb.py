@@ -19,7 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 from pynamodb.connection import Connection
 from pynamodb.exceptions import PynamoDBException, TransactWriteError
 from pynamodb.models import Model
@@ -97,8 +103,39 @@ class AccountItem(Model):
     sk = UnicodeAttribute(range_key=True)  # member#<lead> or #summary
     lead = UnicodeAttribute(null=True)
     score = NumberAttribute(null=True)
-    armed = BooleanAttribute(null=True)
+    armed = BooleanAttribute(null=True)  # before alerts had names: False meant `account` had fired
+    disarmed = UnicodeSetAttribute(null=True)  # account alerts that fired and wait to re-arm
     updated_at = NumberAttribute(null=True)
+
+
+class AlertItem(Model):
+    """One alert to deliver (the outbox): written with the change that caused it, in the same
+    transaction, so a crash can neither lose it nor create it twice; its stream feeds the notifier."""
+
+    class Meta:
+        table_name = "alerts"
+
+    alert_id = UnicodeAttribute(hash_key=True)  # <alert name>#<subject>#<event id>: once per cause
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    subject = UnicodeAttribute()
+    subject_type = UnicodeAttribute()  # lead | account
+    score = NumberAttribute()
+    threshold = NumberAttribute(null=True)
+    event_id = UnicodeAttribute()
+    occurred_at = NumberAttribute()  # the event's time, not the processing time
+    account = UnicodeAttribute(null=True)
+    recipients = ListAttribute(of=UnicodeAttribute, default=list)
+    route_note = UnicodeAttribute(null=True)  # why the default recipients were used
+    model_version = UnicodeAttribute()
+    status = UnicodeAttribute(default="pending")  # pending | sending | sent | failed
+    attempts = NumberAttribute(default=0)
+    lease_until = NumberAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    published_event_id = UnicodeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
+    created_at = NumberAttribute()
+    sent_at = NumberAttribute(null=True)
 
 
 SUMMARY = "#summary"
@@ -107,6 +144,7 @@ _MODELS: dict[str, type[Model]] = {
     "history_table": HistoryItem,
     "event_log_table": EventLogItem,
     "accounts_table": AccountItem,
+    "alerts_table": AlertItem,
 }
 
 
@@ -156,6 +194,48 @@ class ScoredEvent:
     stage_after: str
 
 
+@dataclass(frozen=True)
+class AlertRecord:
+    """An alert to store in the outbox (see AlertItem)."""
+
+    name: str
+    kind: str
+    subject: str
+    subject_type: str
+    score: float
+    threshold: float | None
+    event_id: str
+    occurred_at: float
+    account: str | None
+    recipients: list[str]
+    route_note: str | None
+    model_version: str
+
+    @property
+    def alert_id(self) -> str:
+        return f"{self.name}#{self.subject}#{self.event_id}"
+
+    def item(self, now: float) -> AlertItem:
+        return AlertItem(
+            self.alert_id,
+            name=self.name,
+            kind=self.kind,
+            subject=self.subject,
+            subject_type=self.subject_type,
+            score=self.score,
+            threshold=self.threshold,
+            event_id=self.event_id,
+            occurred_at=self.occurred_at,
+            account=self.account,
+            recipients=list(self.recipients),
+            route_note=self.route_note,
+            model_version=self.model_version,
+            status="pending",
+            attempts=0,
+            created_at=now,
+        )
+
+
 @dataclass
 class LeadCommit:
     """Everything one lead's batch changes, written in one transaction."""
@@ -168,6 +248,7 @@ class LeadCommit:
     logged: list[LoggedEvent] = field(default_factory=list)
     previous_account: str | None = None
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (anonymous lead, its version)
+    alerts: list[AlertRecord] = field(default_factory=list)  # written in the same transaction
 
 
 def _translate(error: Exception) -> StorageError:
@@ -232,19 +313,29 @@ class LeadRepository:
             raise _translate(error) from error
         return entries[:limit]
 
-    def account_members(self, account: str) -> tuple[dict[str, float], bool]:
-        """(member lead -> score, whether the account alert is armed)."""
+    def account_members(self, account: str) -> tuple[dict[str, float], set[str]]:
+        """(member lead -> score, the account alerts that fired and wait to re-arm)."""
         members: dict[str, float] = {}
-        armed = True
+        disarmed: set[str] = set()
         try:
             for item in AccountItem.query(account, consistent_read=True):
                 if item.sk == SUMMARY:
-                    armed = item.armed is not False
+                    disarmed = set(item.disarmed or ())
+                    if item.armed is False:
+                        disarmed.add("account")
                 elif item.lead is not None and item.score is not None:
                     members[item.lead] = float(item.score)
         except PynamoDBException as error:
             raise _translate(error) from error
-        return members, armed
+        return members, disarmed
+
+    def alert(self, alert_id: str) -> AlertItem | None:
+        try:
+            return AlertItem.get(alert_id, consistent_read=True)
+        except AlertItem.DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise _translate(error) from error
 
     def leads(self) -> Iterable[LeadItem]:
         """Every stored lead (for local runs and replays; a scan)."""
@@ -252,27 +343,35 @@ class LeadRepository:
 
     # --- writes -----------------------------------------------------------------------------
 
-    def set_account_armed(self, account: str, armed: bool, score: float) -> bool:
-        """Flip the account alert atomically; False when it already was in that position."""
+    def flip_account_alert(self, account: str, name: str, armed: bool, score: float, alert: AlertRecord | None) -> bool:
+        """Arm or disarm one account alert atomically, storing the alert it fires in the same write.
+
+        Conditional on the alert's current position, so among concurrent writers (or a redelivery)
+        exactly one flips it, and only that one records the alert. False when it already was flipped.
+        """
+        now = self.clock()
         summary = AccountItem(account, SUMMARY)
         if armed:
-            condition = AccountItem.armed == False  # noqa: E712 - a DynamoDB condition, not a test
+            condition = AccountItem.disarmed.contains(name)
+            change = AccountItem.disarmed.delete({name})
         else:
-            condition = AccountItem.armed.does_not_exist() | (AccountItem.armed == True)  # noqa: E712
+            condition = AccountItem.disarmed.does_not_exist() | ~AccountItem.disarmed.contains(name)
+            change = AccountItem.disarmed.add({name})
+        actions = [change, AccountItem.score.set(score), AccountItem.updated_at.set(now)]
+        if name == "account":  # a summary stored before alerts had names
+            legacy = AccountItem.armed == False  # noqa: E712 - a DynamoDB condition, not a test
+            condition = (condition | legacy) if armed else (condition & ~legacy)
+            actions.append(AccountItem.armed.remove())
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(summary, actions=actions, condition=condition)
+            if alert is not None:
+                tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
+
         try:
-            summary.update(
-                actions=[
-                    AccountItem.armed.set(armed),
-                    AccountItem.score.set(score),
-                    AccountItem.updated_at.set(self.clock()),
-                ],
-                condition=condition,
-            )
-        except PynamoDBException as error:
-            translated = _translate(error)
-            if isinstance(translated, VersionConflict):
-                return False
-            raise translated from error
+            self._transact(write)
+        except VersionConflict:
+            return False
         return True
 
     def commit(self, plan: LeadCommit) -> int:
@@ -305,6 +404,8 @@ class LeadRepository:
                 tx.save(member)
             if plan.previous_account and plan.previous_account != state.account:
                 tx.delete(AccountItem(plan.previous_account, f"member#{state.lead}"))
+            for alert in plan.alerts:
+                tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
             for anonymous, version in plan.aliases:
                 alias = LeadItem(anonymous, version=version + 1, merged_into=state.lead, updated_at=now)
                 condition = LeadItem.lead.does_not_exist() if version == 0 else LeadItem.version == version

@@ -111,8 +111,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
         head_loaded = load_model(head_path)
     base_run = simulate(compile_model(base_loaded), events, at)
     head_run = simulate(compile_model(head_loaded), events, at)
-    alert = head_loaded.spec.alerts.lead
-    threshold = alert.threshold if alert else head_loaded.spec.sales_ready_score
+    thresholds = [
+        alert.threshold
+        for name, alert in head_loaded.spec.alerts.items()
+        if alert.resolved_kind(name) in ("lead_score", "lead_qualified") and alert.threshold is not None
+    ]
+    threshold = min(thresholds) if thresholds else head_loaded.spec.sales_ready_score
     text, changed = diff_report(base_run, head_run, base_label, head_label, threshold)
     print(text)
     return 1 if (args.fail_on_change and changed) else 0

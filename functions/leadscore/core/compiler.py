@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .alerts import ACCOUNT_KINDS, CompiledAlert, compile_alerts
 from .loader import LoadedModel
 from .matchers import Test, as_text, compile_condition
 from .spec import ModelSpec, RuleSpec
@@ -159,8 +160,11 @@ class CompiledModel:
     active_at: float
     grades: tuple[tuple[float, str], ...]  # best first
     temperatures: tuple[tuple[float, str], ...]  # hottest first
-    lead_threshold: float | None
-    lead_rearm: float | None
+    lead_alerts: tuple[CompiledAlert, ...]  # lead_score and lead_qualified, judged on every change
+    nps_alerts: tuple[CompiledAlert, ...]  # nps_detractor, judged on every NPS answer
+    account_alerts: tuple[CompiledAlert, ...]
+    account_owners: dict[str, str]
+    alerts_by_name: dict[str, CompiledAlert]
 
     def stage_index_for(self, score: float) -> int:
         return max(0, bisect.bisect_right(self.stage_mins, score) - 1)
@@ -233,7 +237,7 @@ def compile_model(loaded: LoadedModel) -> CompiledModel:
         event = written.when["event"]
         for event_type in event if isinstance(event, list) else [event]:
             by_event.setdefault(str(event_type), []).append(rule)
-    lead_alert = spec.alerts.lead
+    alerts = compile_alerts(spec)
     return CompiledModel(
         spec=spec,
         version=loaded.version,
@@ -260,10 +264,9 @@ def compile_model(loaded: LoadedModel) -> CompiledModel:
         active_at=spec.momentum.active_at,
         grades=tuple(sorted(((v, k) for k, v in spec.fit_grades.items()), reverse=True)),
         temperatures=tuple(sorted(((v, k) for k, v in spec.temperature.items()), reverse=True)),
-        lead_threshold=lead_alert.threshold if lead_alert else None,
-        lead_rearm=(
-            (lead_alert.rearm_below if lead_alert.rearm_below is not None else lead_alert.threshold)
-            if lead_alert
-            else None
-        ),
+        lead_alerts=tuple(a for a in alerts if a.kind in ("lead_score", "lead_qualified")),
+        nps_alerts=tuple(a for a in alerts if a.kind == "nps_detractor"),
+        account_alerts=tuple(a for a in alerts if a.kind in ACCOUNT_KINDS),
+        account_owners={key.strip().casefold(): owner for key, owner in spec.account_owners.items()},
+        alerts_by_name={alert.name: alert for alert in alerts},
     )

@@ -114,7 +114,9 @@ def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome
         state.last_activity = ts
         state.decay_steps = 0
     # a content interaction that gives no points can still open a gated stage
-    return _settle(model, state, event.id, ts, score_before, stage_before, changes, skipped, bool(stages_engaged))
+    return _settle(
+        model, state, event.id, ts, score_before, stage_before, changes, skipped, bool(stages_engaged), event.profile
+    )
 
 
 def _settle(
@@ -127,20 +129,36 @@ def _settle(
     changes: list[Change],
     skipped: list[Skip],
     content_engaged: bool = False,
+    answered: dict[str, Any] | None = None,
 ) -> Outcome:
-    """After the deltas: stage, last increase and alerts follow the new main score."""
+    """After the deltas: stage, last increase and alerts follow the new main score (and NPS answers)."""
     score_after = main_score(model, state)
     if score_after > score_before and ts > state.last_increase:
         state.last_increase = ts
     if score_after != score_before or content_engaged or state.stage not in model.stage_position:
         _move_stage(model, state, score_after, event_id, ts, changes)
     alerts: list[Alert] = []
-    if model.lead_threshold is not None:
-        if state.alert_armed and score_after >= model.lead_threshold:
-            state.alert_armed = False
-            alerts.append(Alert("lead", state.lead, score_after, model.lead_threshold, ts, event_id))
-        elif not state.alert_armed and score_after < model.lead_rearm:  # type: ignore[operator]
-            state.alert_armed = True
+    if model.lead_alerts:
+        letter = grade(model, fit_points(state))
+        position = model.stage_position.get(state.stage, 0)
+        disarmed = state.disarmed
+        for alert in model.lead_alerts:
+            armed = alert.name not in disarmed
+            fires, armed_after = alert.step(armed, score_after, alert.qualifies(score_after, letter, position))
+            if fires:
+                alerts.append(Alert(alert.kind, state.lead, score_after, alert.threshold, ts, event_id, alert.name))
+            if armed_after != armed:
+                if armed_after:
+                    disarmed.remove(alert.name)
+                else:
+                    disarmed.append(alert.name)
+    if answered and model.nps_alerts:
+        nps_field = model.spec.nps.field if model.spec.nps else None
+        if nps_field in answered and nps_category(model, answered[nps_field]) == "detractor":
+            answer = float(answered[nps_field])
+            alerts.extend(
+                Alert(alert.kind, state.lead, answer, None, ts, event_id, alert.name) for alert in model.nps_alerts
+            )
     return Outcome("scored", changes, score_before, score_after, stage_before, state.stage, alerts, skipped)
 
 

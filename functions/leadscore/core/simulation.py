@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .accounts import aggregate, crossing
+from .accounts import aggregate
+from .alerts import engaged_buyers
 from .compiler import CompiledModel
 from .engine import apply_decay, apply_event, main_score, new_lead, view
 from .state import Alert, Event, LeadState
@@ -20,7 +21,7 @@ from .state import Alert, Event, LeadState
 @dataclass
 class AccountResult:
     members: dict[str, float] = field(default_factory=dict)
-    armed: bool = True
+    disarmed: set[str] = field(default_factory=set)  # account alerts that fired and wait to re-arm
 
 
 @dataclass
@@ -86,17 +87,22 @@ class Simulation:
             return
         account = self.accounts.setdefault(state.account, AccountResult())
         account.members[state.lead] = main_score(self.model, state)
-        alert = self.model.spec.alerts.account
-        if alert is None:
-            return
         score = aggregate(account.members.values(), self.model.spec.accounts)
-        rearm = alert.rearm_below if alert.rearm_below is not None else alert.threshold
-        fired, account.armed = crossing(account.armed, score, alert.threshold, rearm)
-        if fired:
-            ts = event.ts if event else state.last_activity
-            self.alerts.append(
-                Alert("account", state.account, score, alert.threshold, ts, event.id if event else "decay")
-            )
+        for alert in self.model.account_alerts:
+            if alert.kind == "engaged_buyers":
+                value = float(engaged_buyers(account.members.values(), alert.buyer_score or 0.0))
+                qualifies, threshold = value >= (alert.buyers or 1), float(alert.buyers or 1)
+            else:
+                value, qualifies, threshold = score, alert.qualifies(score), alert.threshold
+            fired, armed = alert.step(alert.name not in account.disarmed, value, qualifies)
+            if armed:
+                account.disarmed.discard(alert.name)
+            else:
+                account.disarmed.add(alert.name)
+            if fired:
+                ts = event.ts if event else state.last_activity
+                event_id = event.id if event else "decay"
+                self.alerts.append(Alert(alert.kind, state.account, value, threshold, ts, event_id, alert.name))
 
     def account_score(self, account: str) -> float:
         return aggregate(self.accounts[account].members.values(), self.model.spec.accounts)

@@ -185,17 +185,37 @@ class ColdLeadSpec(Strict):
     no_increase_for: Duration = Field(description="A lead whose score has not risen this long.")
 
 
+AlertKind = Literal["lead_score", "lead_qualified", "nps_detractor", "account_score", "engaged_buyers"]
+# An alert named `lead` or `account` needs no `kind`: these are the score thresholds of old.
+DEFAULT_ALERT_KINDS: dict[str, str] = {"lead": "lead_score", "account": "account_score"}
+
+
 class AlertSpec(Strict):
-    threshold: float
+    kind: AlertKind | None = Field(
+        None,
+        description="lead_score: the lead's score reaches threshold. lead_qualified: score, fit grade and stage "
+        "together. nps_detractor: an NPS answer in the detractor band. account_score: the account's score reaches "
+        "threshold. engaged_buyers: at least `buyers` leads of an account score buyer_score or more. Default: "
+        "lead_score for an alert named lead, account_score for one named account.",
+    )
+    threshold: float | None = Field(None, description="The score that fires it (lead_score, account_score, lead_qualified).")
     rearm_below: float | None = Field(
         None, description="Alert again only after the score fell below this. Default: threshold."
     )
-    notify: list[Email] = Field(default_factory=list)
+    fit_grades: list[str] | None = Field(None, description="lead_qualified: the fit grades that qualify.")
+    stage: Identifier | None = Field(None, description="lead_qualified: this stage or a later one.")
+    buyers: int | None = Field(None, ge=1, description="engaged_buyers: how many engaged leads an account needs.")
+    buyer_score: float | None = Field(None, description="engaged_buyers: the lead score that makes a buyer engaged.")
+    notify: list[Email] = Field(default_factory=list, description="Who gets the email when no route matches.")
+    route_by: Identifier | None = Field(
+        None, description="A profile field (country, territory, segment...) or account_owner: picks `routes`."
+    )
+    routes: dict[str, list[Email]] = Field(
+        default_factory=dict, description="Value of route_by -> recipients; unknown values fall back to notify."
+    )
 
-
-class AlertsSpec(Strict):
-    lead: AlertSpec | None = None
-    account: AlertSpec | None = None
+    def resolved_kind(self, name: str) -> str | None:
+        return self.kind or DEFAULT_ALERT_KINDS.get(name)
 
 
 class VelocityReportSpec(Strict):
@@ -265,7 +285,13 @@ class ModelSpec(Strict):
     accounts: AccountsSpec = Field(default_factory=AccountsSpec)
     decay: DecaySpec | None = None
     cold_lead: ColdLeadSpec | None = None
-    alerts: AlertsSpec = Field(default_factory=AlertsSpec)
+    alerts: dict[Identifier, AlertSpec] = Field(
+        default_factory=dict, description="Named alerts: who is told, and when (see each alert's kind)."
+    )
+    account_owners: dict[str, Email] = Field(
+        default_factory=dict,
+        description="Account key (company id as id:<id>, or email domain) -> its salesperson, for route_by: account_owner.",
+    )
     reports: ReportsSpec = Field(default_factory=ReportsSpec)
     forms: dict[Identifier, FormSpec] = Field(default_factory=dict)
     trusted_fields: list[Identifier] = Field(

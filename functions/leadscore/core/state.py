@@ -67,12 +67,15 @@ class Change(NamedTuple):
 
 
 class Alert(NamedTuple):
-    kind: str  # 'lead' or 'account'
-    subject: str
+    """An alert that fired: its kind (see core/alerts.py), who it is about, and the event that crossed it."""
+
+    kind: str  # lead_score, lead_qualified, nps_detractor, account_score, engaged_buyers
+    subject: str  # the lead, or the account key
     score: float
-    threshold: float
-    ts: float
+    threshold: float | None
+    ts: float  # event time of the crossing, not processing time
     event_id: str
+    name: str = ""  # the model's name for the alert
 
 
 class Skip(NamedTuple):
@@ -116,7 +119,7 @@ class LeadState:
     last_activity: float = 0.0
     last_increase: float = 0.0
     decay_steps: int = 0  # decay steps applied since last_activity
-    alert_armed: bool = True
+    disarmed: list[str] = field(default_factory=list)  # alerts that fired and wait to re-arm
     account: str | None = None
 
     def clone(self) -> LeadState:
@@ -143,7 +146,7 @@ class LeadState:
             last_activity=self.last_activity,
             last_increase=self.last_increase,
             decay_steps=self.decay_steps,
-            alert_armed=self.alert_armed,
+            disarmed=list(self.disarmed),
             account=self.account,
         )
 
@@ -163,4 +166,6 @@ class LeadState:
         data["gains"] = {int(k): float(v) for k, v in data.get("gains", {}).items()}
         data["stage_history"] = [tuple(item) for item in data.get("stage_history", [])]
         data["seen"] = unpack_seen(data.get("seen"))
+        if data.pop("alert_armed", True) is False:  # stored before alerts had names
+            data.setdefault("disarmed", []).append("lead")
         return cls(**data)

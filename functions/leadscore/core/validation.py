@@ -73,16 +73,7 @@ def _check_settings(spec: ModelSpec) -> list[Problem]:
             problems.append(Problem(("decay",), "decay needs exactly one of `percent` or `points`"))
         elif decay.percent is not None and not 0 < percent_fraction(decay.percent) <= 1:
             problems.append(Problem(("decay", "percent"), f"{decay.percent} must be between 0% and 100%"))
-    for kind in ("lead", "account"):
-        alert = getattr(spec.alerts, kind)
-        if alert is not None and alert.rearm_below is not None and alert.rearm_below > alert.threshold:
-            problems.append(
-                Problem(
-                    ("alerts", kind, "rearm_below"),
-                    f"rearm_below {format_number(alert.rearm_below)} is above the threshold "
-                    f"{format_number(alert.threshold)}; the alert would re-arm while still over it",
-                )
-            )
+    problems += _check_alerts(spec)
     velocity = spec.reports.velocity
     if velocity is not None and not _SCHEDULE.match(velocity.schedule):
         problems.append(
@@ -307,6 +298,78 @@ def _check_grades_and_nps(spec: ModelSpec) -> list[Problem]:
     return problems
 
 
+# What each alert kind needs (at least one of each tuple) and may take besides notify and routing.
+_ALERT_NEEDS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "lead_score": (("threshold",),),
+    "account_score": (("threshold",),),
+    "lead_qualified": (("threshold", "fit_grades", "stage"),),
+    "nps_detractor": (),
+    "engaged_buyers": (("buyers",), ("buyer_score",)),
+}
+_ALERT_TAKES: dict[str, frozenset[str]] = {
+    "lead_score": frozenset({"threshold", "rearm_below"}),
+    "account_score": frozenset({"threshold", "rearm_below"}),
+    "lead_qualified": frozenset({"threshold", "rearm_below", "fit_grades", "stage"}),
+    "nps_detractor": frozenset(),
+    "engaged_buyers": frozenset({"buyers", "buyer_score"}),
+}
+_ALERT_SETTINGS = ("threshold", "rearm_below", "fit_grades", "stage", "buyers", "buyer_score")
+
+
+def _check_alerts(spec: ModelSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    stage_ids = [stage.id for stage in spec.stages]
+    for name, alert in spec.alerts.items():
+        at: Loc = ("alerts", name)
+        kind = alert.resolved_kind(name)
+        if kind is None:
+            problems.append(
+                Problem(
+                    at,
+                    "say what this alert watches: kind: lead_score, lead_qualified, nps_detractor, account_score "
+                    "or engaged_buyers (only alerts named lead and account may leave it out)",
+                )
+            )
+            continue
+        for needed in _ALERT_NEEDS[kind]:
+            if all(getattr(alert, key) is None for key in needed):
+                what = " or ".join(f"`{key}`" for key in needed)
+                problems.append(Problem(at, f"a {kind} alert needs {what}"))
+        for key in _ALERT_SETTINGS:
+            if getattr(alert, key) is not None and key not in _ALERT_TAKES[kind]:
+                problems.append(Problem((*at, key), f"`{key}` has no meaning for a {kind} alert; remove it", True))
+        if alert.rearm_below is not None and alert.threshold is not None and alert.rearm_below > alert.threshold:
+            problems.append(
+                Problem(
+                    (*at, "rearm_below"),
+                    f"rearm_below {format_number(alert.rearm_below)} is above the threshold "
+                    f"{format_number(alert.threshold)}; the alert would re-arm while still over it",
+                )
+            )
+        for index, letter in enumerate(alert.fit_grades or []):
+            if letter not in spec.fit_grades:
+                problems.append(
+                    Problem(
+                        (*at, "fit_grades", index),
+                        f"unknown fit grade '{letter}'{_suggest(letter, list(spec.fit_grades))}; "
+                        f"the grades are {', '.join(spec.fit_grades)}",
+                    )
+                )
+        if alert.stage is not None and alert.stage not in stage_ids:
+            problems.append(
+                Problem((*at, "stage"), f"unknown stage '{alert.stage}'{_suggest(alert.stage, stage_ids)}")
+            )
+        if kind == "nps_detractor" and spec.nps is None:
+            problems.append(Problem(at, "an nps_detractor alert needs the `nps:` setting (its field and bands)"))
+        if alert.routes and alert.route_by is None:
+            problems.append(Problem((*at, "routes"), "`routes` need `route_by`: the field whose value picks a route"))
+        if alert.route_by == "account_owner" and not spec.account_owners:
+            problems.append(
+                Problem((*at, "route_by"), "route_by account_owner needs `account_owners:` (account key -> salesperson)")
+            )
+    return problems
+
+
 def _check_forms(spec: ModelSpec) -> list[Problem]:
     problems = []
     trusted = spec.trusted()
@@ -372,22 +435,24 @@ def _check_reachable(spec: ModelSpec, stages_written: bool) -> list[Problem]:
         return []
     why = f"the highest reachable score is {format_number(main_max)} (fit at most {format_number(fit_max)} + engagement at most {format_number(engagement_max)})"
     problems = []
-    lead_alert = spec.alerts.lead
-    if lead_alert is not None and lead_alert.threshold > main_max:
-        problems.append(
-            Problem(
-                ("alerts", "lead", "threshold"),
-                f"threshold {format_number(lead_alert.threshold)} can never be reached: {why}",
+    for name, alert in spec.alerts.items():
+        kind = alert.resolved_kind(name)
+        if alert.threshold is None:
+            continue
+        if kind in ("lead_score", "lead_qualified") and alert.threshold > main_max:
+            problems.append(
+                Problem(
+                    ("alerts", name, "threshold"),
+                    f"threshold {format_number(alert.threshold)} can never be reached: {why}",
+                )
             )
-        )
-    account_alert = spec.alerts.account
-    if account_alert is not None and spec.accounts.aggregate != "sum" and account_alert.threshold > main_max:
-        problems.append(
-            Problem(
-                ("alerts", "account", "threshold"),
-                f"threshold {format_number(account_alert.threshold)} can never be reached with aggregate {spec.accounts.aggregate}: {why}",
+        if kind == "account_score" and spec.accounts.aggregate != "sum" and alert.threshold > main_max:
+            problems.append(
+                Problem(
+                    ("alerts", name, "threshold"),
+                    f"threshold {format_number(alert.threshold)} can never be reached with aggregate {spec.accounts.aggregate}: {why}",
+                )
             )
-        )
     for index, stage in enumerate(spec.stages if stages_written else []):
         if stage.min > main_max:
             problems.append(

@@ -49,7 +49,7 @@ def _post_form(forms: Any, form_id: str, fields: str) -> None:
 
 def stored_report(now: float) -> dict[str, Any]:
     """The leaderboard's data, read back from DynamoDB (not from memory)."""
-    from ..adapters.dynamodb import SUMMARY, AccountItem, HistoryItem, LeadRepository
+    from ..adapters.dynamodb import SUMMARY, AccountItem, AlertItem, LeadRepository
     from ..core.accounts import aggregate
     from ..core.engine import view
     from ..core.state import LeadState
@@ -63,22 +63,18 @@ def stored_report(now: float) -> dict[str, Any]:
     accounts: dict[str, dict[str, float]] = {}
     alerts: list[dict[str, Any]] = []
     for item in AccountItem.scan():
-        if item.sk == SUMMARY:
-            if item.armed is False:
-                alerts.append(
-                    {
-                        "ts": item.updated_at,
-                        "kind": "account",
-                        "subject": item.account,
-                        "score": item.score or 0,
-                        "threshold": model.spec.alerts.account.threshold if model.spec.alerts.account else 0,
-                    }
-                )
-        elif item.lead is not None:
+        if item.sk != SUMMARY and item.lead is not None:
             accounts.setdefault(item.account, {})[item.lead] = float(item.score or 0)
-    for item in HistoryItem.scan():
-        for entry in json.loads(item.events):
-            alerts.extend(entry["alerts"])
+    for alert in AlertItem.scan():
+        alerts.append(
+            {
+                "ts": alert.occurred_at,
+                "kind": alert.kind,
+                "subject": alert.subject,
+                "score": alert.score,
+                "threshold": alert.threshold if alert.threshold is not None else 0,
+            }
+        )
     alerts.sort(key=lambda alert: alert["ts"])
     account_rows = [
         {

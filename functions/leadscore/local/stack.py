@@ -30,6 +30,7 @@ TABLE_ENV = {
     "EventLogTable": "EVENT_LOG_TABLE",
     "AccountsTable": "ACCOUNTS_TABLE",
     "RateLimitTable": "RATE_LIMIT_TABLE",
+    "AlertsTable": "ALERTS_TABLE",
 }
 
 
@@ -67,9 +68,11 @@ def table_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "KeySchema": properties["KeySchema"],
             "BillingMode": properties.get("BillingMode", "PAY_PER_REQUEST"),
         }
-        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes", "StreamSpecification"):
+        for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
             if key in properties:
                 definition[key] = properties[key]
+        if "StreamSpecification" in properties:  # CloudFormation implies StreamEnabled; the API wants it said
+            definition["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
         if "TimeToLiveSpecification" in properties:
             definition["TimeToLiveSpecification"] = properties["TimeToLiveSpecification"]
         tables[logical_id] = definition

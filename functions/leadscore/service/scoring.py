@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters.dynamodb import (
+    AlertRecord,
     LeadCommit,
     LeadRepository,
     LoggedEvent,
     ScoredEvent,
     VersionConflict,
 )
-from ..core.accounts import aggregate, crossing
+from ..core.accounts import aggregate
+from ..core.alerts import ACCOUNT_KINDS, engaged_buyers, recipients
 from ..core.compiler import CompiledModel, compile_model
 from ..core.engine import apply_decay, apply_event, main_score, new_lead, view
 from ..core.events import EventError, anonymous_lead, event_to_json, format_timestamp, parse_event
@@ -48,6 +50,7 @@ class BatchResult:
     failed_message_ids: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (lead, why its messages failed)
     refused_links: list[tuple[str, str, str]] = field(default_factory=list)  # (visitor, owner, claimed by)
+    route_fallbacks: list[tuple[str, str, str]] = field(default_factory=list)  # (alert, subject, why)
     scored: int = 0
     duplicates: int = 0
     late: int = 0
@@ -128,6 +131,7 @@ class ScoringService:
             decayed = apply_decay(self.model, state, event.ts)  # the inactivity before this event
             if decayed.changes:
                 plan.scored.append(self._scored(lead, f"decay-{int(event.ts)}", "decay", event.ts, decayed))
+                outcomes.append(decayed)
             outcome = apply_event(self.model, state, event)
             counts[outcome.status] += 1
             if outcome.status == "duplicate":
@@ -139,18 +143,20 @@ class ScoringService:
                 plan.logged.append(
                     LoggedEvent(lead, event.id, event.type, event.ts, raw[event.id], event_to_json(event))
                 )
-        if not plan.scored and not plan.logged and not aliases:
-            result.duplicates += counts["duplicate"]
-            result.late += counts["late"]
-            return
-        plan.score = main_score(self.model, state)
-        self.repository.commit(plan)
-        result.scored += counts["scored"]
+        latest = max(events, key=lambda e: (e.ts, e.id))
+        if plan.scored or plan.logged or aliases:
+            fired = [alert for outcome in outcomes for alert in outcome.alerts]
+            plan.alerts = [self._record(alert, state.profile, state.account, result) for alert in fired]
+            plan.score = main_score(self.model, state)
+            self.repository.commit(plan)  # the alerts are stored with the change that caused them
+            result.scored += counts["scored"]
+            result.alerts.extend(fired)
         result.duplicates += counts["duplicate"]
         result.late += counts["late"]
-        result.alerts.extend(alert for outcome in outcomes for alert in outcome.alerts)
-        if state.account:
-            result.alerts.extend(self._account_alert(state.account, max(events, key=lambda e: e.ts)))
+        if state.account and self.model.account_alerts:
+            # also after a batch of duplicates: a crash between the lead's save and this check
+            # must not lose the account's crossing (the flip is idempotent)
+            result.alerts.extend(self._account_alerts(state.account, latest, state.profile, result))
 
     @staticmethod
     def _scored(lead: str, event_id: str, event_type: str, ts: float, outcome: Outcome) -> ScoredEvent:
@@ -197,20 +203,49 @@ class ScoringService:
                 continue  # it was accepted once under an older format; skip rather than block
         return (stored.version if stored else 0), replayed
 
-    def _account_alert(self, account: str, event: Event) -> list[Alert]:
-        alert = self.model.spec.alerts.account
-        if alert is None:
-            return []
-        members, armed = self.repository.account_members(account)
+    def _record(self, alert: Alert, profile: dict[str, Any], account: str | None, result: BatchResult) -> AlertRecord:
+        """The outbox record of an alert, with its recipients routed from the model."""
+        compiled = self.model.alerts_by_name[alert.name]
+        to, fallback = recipients(compiled, profile, account, self.model.account_owners)
+        if fallback:
+            result.route_fallbacks.append((alert.name, alert.subject, fallback))
+        return AlertRecord(
+            name=alert.name,
+            kind=alert.kind,
+            subject=alert.subject,
+            subject_type="account" if alert.kind in ACCOUNT_KINDS else "lead",
+            score=alert.score,
+            threshold=alert.threshold,
+            event_id=alert.event_id,
+            occurred_at=alert.ts,
+            account=account,
+            recipients=to,
+            route_note=fallback,
+            model_version=self.model.version,
+        )
+
+    def _account_alerts(self, account: str, event: Event, profile: dict[str, Any], result: BatchResult) -> list[Alert]:
+        """Each account alert fires once per crossing: the flip and the alert are one conditional write."""
+        members, disarmed = self.repository.account_members(account)
         score = aggregate(members.values(), self.model.spec.accounts)
-        rearm = alert.rearm_below if alert.rearm_below is not None else alert.threshold
-        fires, armed_after = crossing(armed, score, alert.threshold, rearm)
-        if armed_after == armed:
-            return []
-        flipped = self.repository.set_account_armed(account, armed_after, score)
-        if fires and flipped:  # exactly one writer wins the flip: one alert per crossing
-            return [Alert("account", account, score, alert.threshold, event.ts, event.id)]
-        return []
+        fired = []
+        for alert in self.model.account_alerts:
+            if alert.kind == "engaged_buyers":
+                value = float(engaged_buyers(members.values(), alert.buyer_score or 0.0))
+                qualifies = value >= (alert.buyers or 1)
+                threshold: float | None = float(alert.buyers or 1)
+            else:
+                value, threshold = score, alert.threshold
+                qualifies = alert.qualifies(score)
+            armed = alert.name not in disarmed
+            fires, armed_after = alert.step(armed, value, qualifies)
+            if armed_after == armed:
+                continue
+            crossed = Alert(alert.kind, account, value, threshold, event.ts, event.id, alert.name)
+            record = self._record(crossed, profile, account, result) if fires else None
+            if self.repository.flip_account_alert(account, alert.name, armed_after, score, record) and fires:
+                fired.append(crossed)  # exactly one writer wins the flip: one alert per crossing
+        return fired
 
     def describe_lead(self, email: str) -> dict[str, Any] | None:
         stored = self.repository.load(email)
