@@ -22,6 +22,12 @@ class Settings:
     accounts_table: str = ""
     rate_limit_table: str = ""  # public routes' request counters; not part of STORAGE (scoring)
     alerts_table: str = ""  # the alert outbox, written with the lead's save
+    sender_address: str = ""  # the SES-verified identity alerts are sent from
+    ses_configuration_set: str = ""  # SES configuration set (event publishing, suppression); optional
+    crm_url_template: str = ""  # e.g. https://crm.example.com/search?q={subject}; optional
+    event_bus_name: str = ""  # EventBridge bus for LeadQualified & co.; optional
+    alert_dead_letter_queue_url: str = ""  # where an alert rests once SES refused it for good
+    outbox_dir: str = ""  # local runs: a copy of every sent email (.eml and .html)
     scoring_queue_url: str = ""
     tracking_secret_parameter: str = ""
     event_retention_days: int = 396

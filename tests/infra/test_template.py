@@ -76,6 +76,8 @@ def _resource_of(resource: object) -> str:
         text = resource["Fn::Sub"]
         if text.endswith(":parameter${TrackingSecretParameterName}"):
             return "TrackingSecretParameter"
+        if text == "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:*":
+            return "SES"
         if text.startswith("${") and text.endswith(".Arn}/index/*"):
             return text[2 : -len(".Arn}/index/*")] + "/index/*"
     raise AssertionError(f"a resource the tests cannot attribute: {resource!r}")
@@ -92,7 +94,10 @@ def grants(function: str) -> dict[str, set[str]]:
                 continue
             assert kind == "Statement", f"{function}: SAM policy template {kind} (broader than needed)"
             for statement in spec:
-                assert statement["Effect"] == "Allow" and "Condition" not in statement, statement
+                assert statement["Effect"] == "Allow", statement
+                if "Condition" in statement:  # only to pin SES to the one sender identity
+                    assert statement["Action"] == "ses:SendRawEmail", statement
+                    assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": {"Ref": "SenderAddress"}}}
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 resources = (
                     statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -147,7 +152,7 @@ def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
 def test_no_function_can_scan_batch_write_or_use_wildcards():
     resources = read_template()["Resources"]
     functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
-    assert set(functions) == {"FormsFunction", "TrackingFunction", "LeadsFunction", "ScoringFunction"}
+    assert set(functions) == {"FormsFunction", "TrackingFunction", "LeadsFunction", "ScoringFunction", "NotifierFunction"}
     for function in functions:
         for resource, actions in grants(function).items():
             for action in actions:
@@ -165,6 +170,23 @@ def test_no_function_can_scan_batch_write_or_use_wildcards():
         for resource in grants(function):
             if resource.endswith("/index/*"):
                 assert resource.removesuffix("/index/*") in indexed, (function, resource)
+
+
+def test_the_notifier_reads_what_an_email_needs_and_sends_only_as_the_sender():
+    assert grants("NotifierFunction") == {
+        "AlertsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},  # claim, mark sent or failed
+        "LeadsTable": {"dynamodb:GetItem"},
+        "HistoryTable": {"dynamodb:Query"},
+        "EventLogTable": {"dynamodb:Query"},
+        "AccountsTable": {"dynamodb:Query"},
+        "SES": {"ses:SendRawEmail"},
+        "AlertEventBus": {"events:PutEvents"},
+        "AlertDeadLetterQueue": {"sqs:SendMessage"},
+    }
+    source = read_template()["Resources"]["NotifierFunction"]["Properties"]["Events"]["NewAlerts"]["Properties"]
+    assert source["Stream"] == {"Fn::GetAtt": "AlertsTable.StreamArn"}
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": "AlertDeadLetterQueue.Arn"}
 
 
 def test_lead_reads_are_not_public():

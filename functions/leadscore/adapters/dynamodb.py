@@ -337,6 +337,64 @@ class LeadRepository:
         except PynamoDBException as error:
             raise _translate(error) from error
 
+    def alerts(self) -> Iterable[AlertItem]:
+        """Every recorded alert (for `leadscore alerts` and local runs; a scan)."""
+        return AlertItem.scan()
+
+    def claim_alert(self, alert_id: str, now: float, lease_seconds: float) -> AlertItem | None:
+        """Take a pending alert (or one whose sender died: its lease ran out) for sending; None if
+        someone else holds it or it is done. Conditional, so two notifiers never send one alert."""
+        item = AlertItem(alert_id)
+        condition = (AlertItem.status == "pending") | (
+            (AlertItem.status == "sending") & (AlertItem.lease_until < now)
+        )
+        try:
+            item.update(
+                actions=[
+                    AlertItem.status.set("sending"),
+                    AlertItem.attempts.add(1),
+                    AlertItem.lease_until.set(now + lease_seconds),
+                ],
+                condition=AlertItem.alert_id.exists() & condition,
+            )
+        except PynamoDBException as error:
+            translated = _translate(error)
+            if isinstance(translated, VersionConflict):
+                return None
+            raise translated from error
+        return item
+
+    def finish_alert(
+        self,
+        alert_id: str,
+        status: str,
+        *,
+        message_id: str | None = None,
+        error: str | None = None,
+        published_event_id: str | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Record how a claimed alert ended: sent, failed (for good), or pending again (retry later)."""
+        actions: list[Any] = [AlertItem.status.set(status), AlertItem.lease_until.remove()]
+        if message_id is not None:
+            actions.append(AlertItem.message_id.set(message_id))
+        if error is not None:
+            actions.append(AlertItem.last_error.set(error[:500]))
+        if published_event_id is not None:
+            actions.append(AlertItem.published_event_id.set(published_event_id))
+        if status == "sent":
+            actions.append(AlertItem.sent_at.set(now if now is not None else self.clock()))
+        try:
+            AlertItem(alert_id).update(actions=actions, condition=AlertItem.status == "sending")
+        except PynamoDBException as error_:
+            raise _translate(error_) from error_
+
+    def mark_published(self, alert_id: str, event_id: str) -> None:
+        try:
+            AlertItem(alert_id).update(actions=[AlertItem.published_event_id.set(event_id)])
+        except PynamoDBException as error:
+            raise _translate(error) from error
+
     def leads(self) -> Iterable[LeadItem]:
         """Every stored lead (for local runs and replays; a scan)."""
         return (item for item in LeadItem.scan() if item.state)

@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,53 @@ class Stack:
     queue_arn: str
     secret: str
     secret_parameter: str
+    event_bus: str = ""
+    alert_dead_letter_queue_url: str = ""
+    _stream_positions: dict[str, str] = field(default_factory=dict)  # shard -> next iterator
+
+    def alert_stream_records(self) -> list[dict[str, Any]]:
+        """The alert outbox's new stream records since the last call, as Lambda receives them."""
+        table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=self.tables["AlertsTable"])
+        stream_arn = table["Table"]["LatestStreamArn"]
+        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        records: list[dict[str, Any]] = []
+        for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            iterator = self._stream_positions.get(shard_id) or streams.get_shard_iterator(
+                StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+            while iterator:
+                page = streams.get_records(ShardIterator=iterator, Limit=1000)
+                records.extend(
+                    {**record, "eventSourceARN": stream_arn, "dynamodb": _json_ready(record["dynamodb"])}
+                    for record in page["Records"]
+                )
+                iterator = page.get("NextShardIterator")
+                if not page["Records"]:
+                    break
+            if iterator:
+                self._stream_positions[shard_id] = iterator
+        return records
+
+    def deliver_alerts(self, notifier: Any, batch_size: int = 10, max_rounds: int = 20) -> dict[str, int]:
+        """Feed the outbox stream to the notifier as Lambda's event source does: in order, in
+        batches, retrying a batch from its first reported failure, at most `max_rounds` times."""
+        pending = self.alert_stream_records()
+        delivered = retried = 0
+        rounds = 0
+        while pending and rounds < max_rounds:
+            rounds += 1
+            batch = pending[:batch_size]
+            failures = notifier({"Records": batch}, LambdaContext())["batchItemFailures"]
+            if not failures:
+                delivered += len(batch)
+                pending = pending[batch_size:]
+                continue
+            first = next(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == failures[0]["itemIdentifier"])
+            delivered += first
+            retried += 1
+            pending = pending[first:]
+        return {"records": delivered, "retries": retried, "left": len(pending)}
 
     def drain(self, consumer: Any, max_rounds: int = 1000) -> dict[str, int]:
         """Deliver the queue to the consumer in batches of 10, as the event source mapping does."""
@@ -220,9 +267,16 @@ def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = 
     boto3.client("ssm", region_name=REGION).put_parameter(
         Name=parameter, Value=secret, Type="SecureString", Overwrite=True
     )
+    sender = "leadscore@fjordline.example"
+    boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=sender)
+    bus = boto3.client("events", region_name=REGION).create_event_bus(Name=f"leadscore-{uuid.uuid4().hex[:8]}")["EventBusArn"]
+    alert_dlq = sqs.create_queue(QueueName=f"leadscore-alerts-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     environment = {TABLE_ENV[logical]: name for logical, name in tables.items() if logical in TABLE_ENV}
     environment.update(
         {
+            "SENDER_ADDRESS": sender,
+            "EVENT_BUS_NAME": bus.rsplit("/", 1)[-1],
+            "ALERT_DEAD_LETTER_QUEUE_URL": alert_dlq,
             "SCORING_QUEUE_URL": queue_url,
             "TRACKING_SECRET_PARAMETER": parameter,
             "MODEL_PATH": str(ROOT / "rules"),
@@ -234,7 +288,20 @@ def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = 
     if endpoint_url:
         environment["DYNAMODB_ENDPOINT"] = endpoint_url
     os.environ.update(environment)
-    return Stack(tables, queue_url, queue_arn, secret, parameter)
+    return Stack(tables, queue_url, queue_arn, secret, parameter, environment["EVENT_BUS_NAME"], alert_dlq)
+
+
+def _json_ready(value: Any) -> Any:
+    """A stream record as Lambda delivers it: JSON (the SDK turns timestamps into datetimes)."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(item) for item in value]
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    return value
 
 
 @contextmanager
@@ -247,6 +314,7 @@ def local_aws() -> Iterator[None]:
     os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
     os.environ["AWS_DEFAULT_REGION"] = REGION
     os.environ["AWS_REGION"] = REGION
+    os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")  # moto's DynamoDB Streams need it
     with mock_aws():
         yield
 
