@@ -73,11 +73,15 @@ def api():
     saved = dict(os.environ)
     with local_aws():
         stack = provision(secret="test-secret")
-        from leadscore.handlers import consumer, leads, runtime
+        from leadscore.handlers import consumer, leads, notifier, runtime
+
+        from aws_lambda_powertools.utilities import parameters
 
         runtime.reset()
+        parameters.clear_caches()  # another stack's secret (the demo's, say) must not linger
         consumer.service.cache_clear()
         leads.service.cache_clear()
+        notifier.notifier.cache_clear()
         yield Api(stack)
     os.environ.clear()
     os.environ.update(saved)

@@ -249,3 +249,18 @@ def test_each_alert_is_published_on_the_bus_in_the_documented_shape(alerting):
     for item in published:
         jsonschema.validate(item["detail"], schema)
     assert {e["detail"]["alert_id"] for e in published} == set(alert_items())
+
+
+def test_the_alerts_command_lists_each_alert_and_its_delivery(alerting, capsys):
+    from leadscore.cli.main import main
+
+    api, clock = alerting, Clock()
+    score(api, *[event(api, clock, f"v{i}", "page_view", "kim@acme.example") for i in range(5)])
+    assert main(["alerts", "--status", "pending"]) == 0
+    assert "kim@acme.example" in capsys.readouterr().out
+    deliver(api)
+    assert main(["alerts"]) == 0
+    out = capsys.readouterr().out
+    assert "lead_score" in out and "sent" in out and "sales@vendor.example" in out
+    assert main(["alerts", "--status", "failed"]) == 0
+    assert capsys.readouterr().out.strip() == "no alerts recorded with status failed"

@@ -15,8 +15,10 @@ from ..core.events import EventError, parse_timestamp
 from ..core.loader import LoadedModel, ModelError, load_model
 from ..core.simulation import simulate
 from ..core.spec import json_schema
+from ..core.units import format_number
 from .explain import explain
 from .simulate import EventFileError, diff_report, events_from, leaderboard
+from .tables import render
 
 DEFAULT_MODEL = Path("rules")
 
@@ -140,6 +142,36 @@ def cmd_lead(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    """The recorded alerts and their delivery, from the alert table named in the environment."""
+    from ..adapters.dynamodb import LeadRepository
+    from ..core.events import format_timestamp
+    from ..settings import Settings
+
+    repository = LeadRepository(Settings.from_env(required=["alerts_table"]))
+    items = sorted(repository.alerts(), key=lambda item: (item.occurred_at, item.alert_id))
+    if args.status:
+        items = [item for item in items if item.status == args.status]
+    rows = [
+        [
+            format_timestamp(float(item.occurred_at)),
+            item.name,
+            item.kind,
+            item.subject,
+            format_number(float(item.score)),
+            item.status,
+            str(int(item.attempts)),
+            ", ".join(item.recipients) or "-",
+        ]
+        for item in items
+    ]
+    if not rows:
+        print("no alerts recorded" + (f" with status {args.status}" if args.status else ""))
+        return 0
+    print(render(["when", "alert", "kind", "who", "score", "status", "tries", "to"], rows, "table"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="leadscore", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -177,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run the sample traffic through the Lambda handlers on a local AWS stand-in"
     )
     demo.set_defaults(run=cmd_demo)
+
+    alerts = commands.add_parser("alerts", help="the recorded alerts and whether each was sent (ALERTS_TABLE)")
+    alerts.add_argument("--status", choices=["pending", "sending", "sent", "failed"], help="only these")
+    alerts.set_defaults(run=cmd_alerts)
 
     lead = commands.add_parser("lead", help="a stored lead's score breakdown (tables from LEADS_TABLE etc.)")
     lead.add_argument("email")

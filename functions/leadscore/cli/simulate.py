@@ -91,7 +91,7 @@ def leaderboard(report: dict[str, Any], fmt: str = "table", limit: int | None = 
     ]
     account_table = render(["#", "account", "score", "leads", "top lead"], account_rows, fmt)
     alert_rows = [
-        [format_timestamp(a["ts"]), a["kind"], a["subject"], format_number(a["score"]), format_number(a["threshold"])]
+        [format_timestamp(a["ts"]), a["kind"], a["subject"], format_number(a["score"]), format_number(a["threshold"]) if a["threshold"] is not None else "-"]
         for a in report["alerts"]
     ]
     alert_table = render(["when", "kind", "who", "score", "threshold"], alert_rows, fmt) if alert_rows else "none"

@@ -17,6 +17,7 @@ from typing import Any
 from .stack import ROOT, LambdaContext, http_event, local_aws, provision, signed_headers, to_json_bytes
 
 SAMPLE = ROOT / "events" / "sample-traffic.jsonl"
+OUTBOX = ROOT / "outbox"  # the alert emails the demo sends, to open in a browser
 
 
 def _post_events(tracking: Any, secret: str, events: list[dict[str, Any]]) -> int:
@@ -72,7 +73,9 @@ def stored_report(now: float) -> dict[str, Any]:
                 "kind": alert.kind,
                 "subject": alert.subject,
                 "score": alert.score,
-                "threshold": alert.threshold if alert.threshold is not None else 0,
+                "threshold": alert.threshold,
+                "status": alert.status,
+                "to": list(alert.recipients),
             }
         )
     alerts.sort(key=lambda alert: alert["ts"])
@@ -89,24 +92,33 @@ def stored_report(now: float) -> dict[str, Any]:
     return {"model_version": model.version, "at": now, "leads": leads, "accounts": account_rows, "alerts": alerts}
 
 
-def run(sample: Path = SAMPLE, quiet: bool = True) -> dict[str, Any]:
+def run(sample: Path = SAMPLE, quiet: bool = True, outbox: Path = OUTBOX) -> dict[str, Any]:
     if quiet:  # the handlers' structured logs and metrics would drown the leaderboard
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ["OUTBOX_DIR"] = str(outbox)
+    for old in [*outbox.glob("*.eml"), *outbox.glob("*.html")]:  # this run's emails only
+        old.unlink()
     with local_aws():
         stack = provision()
-        from ..handlers import consumer, forms, leads, runtime, tracking
+        from ..handlers import consumer, forms, leads, notifier, runtime, tracking
+
+        from aws_lambda_powertools.utilities import parameters
 
         runtime.reset()
+        parameters.clear_caches()
         consumer.service.cache_clear()
         leads.service.cache_clear()
+        notifier.notifier.cache_clear()
         events = [json.loads(line) for line in sample.read_text(encoding="utf-8").splitlines() if line.strip()]
         accepted = _post_events(tracking, stack.secret, events)
         _post_form(forms, "nps-survey", "email=emma.dahl%40nordkraft.no&nps=9&comment=Helpful+webinars&website=")
         delivery = stack.drain(consumer.handler)
+        stack.deliver_alerts(notifier.handler)  # the outbox stream into the notifier, SES on moto
         report = stored_report(time.time())
         report["events"] = {"posted": len(events), "accepted": accepted + 1, **delivery}
+        report["outbox"] = str(outbox)
         return report
 
 
@@ -125,4 +137,11 @@ def main() -> int:
         "late": 0,
     }
     print(leaderboard(report))
+    sent = [alert for alert in report["alerts"] if alert["status"] == "sent" and alert["to"]]
+    print(
+        f"\n{len(sent)} alert email(s) sent through SES (on moto) by the notifier, one per crossing; "
+        f"each is in {report['outbox']}/ as .eml (the MIME message) and .html (open it in a browser):"
+    )
+    for alert in sent:
+        print(f"  {alert['kind']:<15} {alert['subject']:<34} -> {', '.join(alert['to'])}")
     return 0
