@@ -73,9 +73,9 @@ def api():
     saved = dict(os.environ)
     with local_aws():
         stack = provision(secret="test-secret")
-        from leadscore.handlers import consumer, leads, notifier, runtime
-
         from aws_lambda_powertools.utilities import parameters
+
+        from leadscore.handlers import consumer, leads, notifier, runtime
 
         runtime.reset()
         parameters.clear_caches()  # another stack's secret (the demo's, say) must not linger

@@ -102,9 +102,9 @@ def run(sample: Path = SAMPLE, quiet: bool = True, outbox: Path = OUTBOX) -> dic
         old.unlink()
     with local_aws():
         stack = provision()
-        from ..handlers import consumer, forms, leads, notifier, runtime, tracking
-
         from aws_lambda_powertools.utilities import parameters
+
+        from ..handlers import consumer, forms, leads, notifier, runtime, tracking
 
         runtime.reset()
         parameters.clear_caches()
