@@ -28,6 +28,7 @@ class Settings:
     event_bus_name: str = ""  # EventBridge bus for LeadQualified & co.; optional
     alert_dead_letter_queue_url: str = ""  # where an alert rests once SES refused it for good
     outbox_dir: str = ""  # local runs: a copy of every sent email (.eml and .html)
+    schedule_work_queue_url: str = ""  # the daily run's work items (a page of due leads each)
     scoring_queue_url: str = ""
     tracking_secret_parameter: str = ""
     event_retention_days: int = 396

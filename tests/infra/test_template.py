@@ -152,7 +152,14 @@ def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
 def test_no_function_can_scan_batch_write_or_use_wildcards():
     resources = read_template()["Resources"]
     functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
-    assert set(functions) == {"FormsFunction", "TrackingFunction", "LeadsFunction", "ScoringFunction", "NotifierFunction"}
+    assert set(functions) == {
+        "FormsFunction",
+        "TrackingFunction",
+        "LeadsFunction",
+        "ScoringFunction",
+        "NotifierFunction",
+        "ScheduleFunction",
+    }
     for function in functions:
         for resource, actions in grants(function).items():
             for action in actions:
@@ -187,6 +194,21 @@ def test_the_notifier_reads_what_an_email_needs_and_sends_only_as_the_sender():
     assert source["Stream"] == {"Fn::GetAtt": "AlertsTable.StreamArn"}
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert source["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": "AlertDeadLetterQueue.Arn"}
+
+
+def test_the_daily_run_reads_only_the_due_index_and_queues_ticks():
+    assert grants("ScheduleFunction") == {
+        "LeadsTable/index/*": {"dynamodb:Query"},  # DueIndex: never a scan
+        "ScoringQueue": {"sqs:SendMessage"},
+        "ScheduleWorkQueue": {"sqs:SendMessage"},
+    }
+    resources = read_template()["Resources"]
+    daily = resources["ScheduleFunction"]["Properties"]["Events"]["Daily"]
+    assert daily["Type"] == "ScheduleV2"
+    assert daily["Properties"]["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}
+    assert "<aws.scheduler.scheduled-time>" in daily["Properties"]["Input"]  # a retried run keeps its time
+    [index] = resources["LeadsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "DueIndex" and index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
 
 
 def test_lead_reads_are_not_public():

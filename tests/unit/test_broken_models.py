@@ -170,6 +170,10 @@ BROKEN_MODELS = {
             "model.yaml:6:14: forms.contact.fields.owner: 'owner' is a trusted field (it decides the lead's account or comes from the CRM): anyone can post a public form, so a form cannot set it; remove it from the form (send it with signed tracking or a CRM import instead)"
         ],
     ),
+    "decay_every_zero": (
+        "decay: {after_inactive: 30d, every: 0d, percent: 10%}\n",
+        ["model.yaml:1:37: decay.every: every 0d would decay endlessly; write a period such as 7d"],
+    ),
     "bad_schedule": (
         'reports:\n  velocity: {to: [boss@example.com], schedule: "every morning"}\n',
         [
@@ -188,6 +192,12 @@ BROKEN_MODELS = {
         "rules:\n  - id: wp\n    when: {event: download, asset: null}\n    points: 30\n",
         [
             "model.yaml:3:36: rule wp: when.asset: nothing is not a condition: write a value, a list of values, or operators like {glob: ...}"
+        ],
+    ),
+    "extra_score_decays_without_decay": (
+        "scores:\n  data_platform: {label: Data platform interest, decay: true}\n",
+        [
+            "model.yaml:2:57: scores.data_platform.decay: `decay: true` needs a top-level `decay:` (after_inactive, every, percent or points): an extra score decays with the main engagement's decay settings"
         ],
     ),
     "custom_event_shadows_builtin": (

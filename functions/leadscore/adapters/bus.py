@@ -26,6 +26,7 @@ ALERT_DETAIL_TYPES = {
     "account_score": "AccountQualified",
     "engaged_buyers": "AccountEngaged",
     "nps_detractor": "NpsDetractor",
+    "lead_cold": "LeadCold",
 }
 MAX_ENTRY_BYTES = 256 * 1024  # PutEvents' limit on one entry (Source + DetailType + Detail + Resources)
 

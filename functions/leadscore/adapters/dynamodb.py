@@ -13,6 +13,7 @@ limit (10 items) whatever the batch size.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable
@@ -63,6 +64,17 @@ class LeadItem(Model):
     account = UnicodeAttribute(null=True)
     model_version = UnicodeAttribute(null=True)
     updated_at = NumberAttribute(null=True)
+    # The next time the schedule has something to do for this lead (a decay step, turning cold),
+    # indexed by DueIndex; absent when nothing is due, so the index holds only leads that matter.
+    due_shard = UnicodeAttribute(null=True)  # due#00..due#15: spreads the index over partitions
+    due_at = NumberAttribute(null=True)
+
+
+DUE_SHARDS = 16
+
+
+def due_shard(lead: str) -> str:
+    return f"due#{int(hashlib.sha256(lead.encode()).hexdigest()[:8], 16) % DUE_SHARDS:02d}"
 
 
 class HistoryItem(Model):
@@ -249,6 +261,7 @@ class LeadCommit:
     previous_account: str | None = None
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (anonymous lead, its version)
     alerts: list[AlertRecord] = field(default_factory=list)  # written in the same transaction
+    due_at: float | None = None  # when the schedule next has work for this lead (DueIndex)
 
 
 def _translate(error: Exception) -> StorageError:
@@ -336,6 +349,27 @@ class LeadRepository:
             return None
         except PynamoDBException as error:
             raise _translate(error) from error
+
+    def due_leads(self, shard: str, now: float, start: dict[str, Any] | None = None, limit: int = 1000) -> tuple[list[str], dict[str, Any] | None]:
+        """One page of the leads whose next scheduled work is due by `now`, from DueIndex (never a scan).
+
+        Returns the leads and the key to continue from (None at the end of the shard).
+        """
+        client = self._connection.client
+        arguments: dict[str, Any] = {
+            "TableName": LeadItem.Meta.table_name,
+            "IndexName": "DueIndex",
+            "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
+            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": repr(float(now))}},
+            "Limit": limit,
+        }
+        if start:
+            arguments["ExclusiveStartKey"] = start
+        try:
+            page = client.query(**arguments)
+        except Exception as error:  # botocore's ClientError and connection errors alike
+            raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
+        return [item["lead"]["S"] for item in page.get("Items", [])], page.get("LastEvaluatedKey")
 
     def alerts(self) -> Iterable[AlertItem]:
         """Every recorded alert (for `leadscore alerts` and local runs; a scan)."""
@@ -450,6 +484,8 @@ class LeadRepository:
                 account=state.account,
                 model_version=plan.model_version,
                 updated_at=now,
+                due_shard=due_shard(state.lead) if plan.due_at is not None else None,
+                due_at=plan.due_at,
             )
             if plan.expected_version == 0:
                 tx.save(lead_item, condition=LeadItem.lead.does_not_exist())

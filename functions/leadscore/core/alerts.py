@@ -19,6 +19,7 @@ from .spec import ModelSpec
 
 LEAD_KINDS = frozenset({"lead_score", "lead_qualified", "nps_detractor"})
 ACCOUNT_KINDS = frozenset({"account_score", "engaged_buyers"})
+LEAD_COLD = "lead_cold"  # not a model alert: a lead turning cold is published for nurturing, no email
 ACCOUNT_OWNER = "account_owner"  # route_by value: the account's salesperson from account_owners
 
 

@@ -1,9 +1,9 @@
 """The scoring engine: (lead state, event, compiled model) -> new state and the changes made.
 
-No I/O, no clock: every time comes from the event (or the `now` a caller passes to views and
-decay), so the same inputs always give the same result. `apply_event` updates the state it is
-given, which is what a consumer that loads a lead once per batch wants; `score_event` leaves
-its input untouched and returns a new state.
+No I/O, no clock: every time comes from the event (or the `now` a caller passes to views, decay
+and cold marking), so the same inputs always give the same result. `apply_event` updates the
+state it is given, which is what a consumer that loads a lead once per batch wants;
+`score_event` leaves its input untouched and returns a new state.
 
 Where arrival order can matter (it cannot for sums, once, per-period limits or duplicates):
 - a cooldown keeps whichever of two close events arrived first;
@@ -17,10 +17,12 @@ Where arrival order can matter (it cannot for sums, once, per-period limits or d
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from .accounts import account_key
 from .compiler import CompiledModel, CompiledRule, period_bucket, period_end
+from .spec import DecaySpec
 from .state import (
     MAX_PROFILE_BYTES,
     MAX_SEEN_IDS,
@@ -135,6 +137,9 @@ def _settle(
     score_after = main_score(model, state)
     if score_after > score_before and ts > state.last_increase:
         state.last_increase = ts
+        if state.cold_since is not None:  # new activity that raises the score ends a cold spell
+            state.cold_since = None
+            changes.append(Change(event_id, "activity", "cold", 0.0, True, False, "active again"))
     if score_after != score_before or content_engaged or state.stage not in model.stage_position:
         _move_stage(model, state, score_after, event_id, ts, changes)
     alerts: list[Alert] = []
@@ -366,35 +371,146 @@ def _prune(model: CompiledModel, state: LeadState, day: int) -> None:
         state.gains = {d: g for d, g in state.gains.items() if d >= oldest_day}
 
 
+def _decay_clock(spec: DecaySpec, state: LeadState) -> tuple[float, float]:
+    """(when the first step is due, the time between steps) for the lead's current inactivity."""
+    return state.last_activity + duration_seconds(spec.after_inactive), duration_seconds(spec.every)
+
+
+def _steps_due(start: float, every: float, now: float) -> int:
+    """Whole steps due at `now`: step k is due at start + (k - 1) * every, exactly as decay_due_at says."""
+    if now < start:
+        return 0
+    due = int((now - start) // every) + 1
+    while due > 1 and start + (due - 1) * every > now:  # guard the division's rounding, so the two agree
+        due -= 1
+    while start + due * every <= now:
+        due += 1
+    return due
+
+
+def _decay_step(spec: DecaySpec) -> tuple[float, float]:
+    """(factor kept, points lost) per step: exactly one of the two is not neutral."""
+    if spec.percent is not None:
+        return 1 - percent_fraction(spec.percent), 0.0
+    return 1.0, spec.points or 0.0
+
+
+def _decayed(value: float, floor: float, steps: int, keep: float, lose: float) -> float:
+    """`value` after `steps` steps, one at a time: any split of the steps over calls gives the same float.
+
+    A value at or below its floor does not move; one that stops changing (its floor, or too small
+    to shrink) ends the loop, so a long inactivity costs at most the steps that change something.
+    """
+    if value <= floor:
+        return value
+    for _ in range(steps):
+        after = value * keep - lose
+        if after < floor:
+            after = floor
+        if after == value:
+            break
+        value = after
+    return value
+
+
+def _can_decay(value: float, floor: float, keep: float, lose: float) -> bool:
+    return value > floor and _decayed(value, floor, 1, keep, lose) != value
+
+
+def _decaying_extras(model: CompiledModel) -> list[str]:
+    return [name for name, extra in model.spec.scores.items() if extra.decay]
+
+
 def apply_decay(model: CompiledModel, state: LeadState, now: float) -> Outcome:
-    """Inactivity decay on engagement points only, one step per period, never below its floor."""
+    """Inactivity decay at `now`: the steps due and not yet applied, on engagement and decaying extras.
+
+    Step k is due at last_activity + after_inactive + (k - 1) * every; `decay_steps` remembers how
+    many were applied, so a second call at the same `now` changes nothing, and calls at t1 < t2
+    give exactly what one call at t2 gives. Each score stops at its floor (engagement: the decay
+    floor; an extra score: its own floor); fit never decays. Values keep full precision.
+    """
     spec = model.spec.decay
     score_before = main_score(model, state)
     stage_before = state.stage
     changes: list[Change] = []
+    event_id = f"decay:{int(now)}"
     if spec is not None and state.last_activity:
-        start = state.last_activity + duration_seconds(spec.after_inactive)
-        every = duration_seconds(spec.every)
-        due = 0 if now < start else int((now - start) // every) + 1
+        start, every = _decay_clock(spec, state)
+        due = _steps_due(start, every, now)
         steps = due - state.decay_steps
-        if steps > 0 and state.engagement > spec.floor:
-            before = state.engagement
-            if spec.percent is not None:
-                after = before * (1 - percent_fraction(spec.percent)) ** steps
-            else:
-                after = before - steps * (spec.points or 0.0)
-            after = max(spec.floor, after)
-            state.engagement = after
-            how = (
-                f"{spec.percent} per {spec.every}"
-                if spec.percent
-                else f"{format_number(spec.points or 0)} per {spec.every}"
-            )
-            why = f"inactive since last activity: {steps} decay step(s) of {how}"
-            changes.append(Change(f"decay:{int(now)}", "decay", "engagement", after - before, before, after, why))
         if steps > 0:
             state.decay_steps = due
-    return _settle(model, state, f"decay:{int(now)}", now, score_before, stage_before, changes, [])
+            keep, lose = _decay_step(spec)
+            how = spec.percent if spec.percent is not None else f"{format_number(lose)} points"
+            why = f"inactive since last activity: {steps} decay step(s) of {how} per {spec.every}"
+            before = state.engagement
+            after = _decayed(before, spec.floor, steps, keep, lose)
+            if after != before:
+                state.engagement = after
+                changes.append(Change(event_id, "decay", "engagement", after - before, before, after, why))
+            for name in _decaying_extras(model):
+                floor = model.extra_floors[name]
+                before = state.extras.get(name, floor)
+                after = _decayed(before, floor, steps, keep, lose)
+                if after != before:
+                    state.extras[name] = after
+                    changes.append(Change(event_id, "decay", name, after - before, before, after, why))
+    return _settle(model, state, event_id, now, score_before, stage_before, changes, [])
+
+
+def decay_due_at(model: CompiledModel, state: LeadState) -> float | None:
+    """When the lead's next decay step is due (the scheduler indexes leads by it).
+
+    None when the model has no decay, the lead has no activity, or no decaying score can move
+    any more (engagement and every decaying extra score at their floors).
+    """
+    spec = model.spec.decay
+    if spec is None or not state.last_activity:
+        return None
+    keep, lose = _decay_step(spec)
+    if not _can_decay(state.engagement, spec.floor, keep, lose) and not any(
+        _can_decay(state.extras.get(name, model.extra_floors[name]), model.extra_floors[name], keep, lose)
+        for name in _decaying_extras(model)
+    ):
+        return None
+    start, every = _decay_clock(spec, state)
+    return start + state.decay_steps * every
+
+
+def _quiet_since(state: LeadState) -> float | None:
+    """Since when the score has not risen: its last increase, else the lead's first event."""
+    if state.last_increase:
+        return state.last_increase
+    if state.stage_history:
+        return state.stage_history[0][1]  # the "first seen" entry, always kept
+    return state.newest_ts or None
+
+
+def cold_due_at(model: CompiledModel, state: LeadState) -> float | None:
+    """When mark_cold would mark the lead cold; None without cold_lead, without events, or when already cold."""
+    spec = model.spec.cold_lead
+    if spec is None or state.cold_since is not None:
+        return None
+    since = _quiet_since(state)
+    return None if since is None else since + duration_seconds(spec.no_increase_for)
+
+
+def mark_cold(model: CompiledModel, state: LeadState, now: float) -> Outcome:
+    """Mark a lead whose score has not risen for `no_increase_for` as cold, once.
+
+    `cold_since` is the moment it became cold (the last increase + the period), not `now`, so
+    marking late or early in a scheduler run gives the same state. A later scoring event clears it.
+    """
+    score = main_score(model, state)
+    changes: list[Change] = []
+    due = cold_due_at(model, state)
+    if due is not None and now >= due:
+        state.cold_since = due
+        period = model.spec.cold_lead.no_increase_for if model.spec.cold_lead else ""
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(due - duration_seconds(period)))
+        why = f"cold lead: no score increase for {period} (since {since})"
+        changes.append(Change(f"cold:{int(now)}", "cold_lead", "cold", 0.0, False, True, why))
+    return Outcome("scored", changes, score, score, state.stage, state.stage, [], [])
 
 
 def grade(model: CompiledModel, fit: float) -> str:
@@ -437,11 +553,11 @@ def view(model: CompiledModel, state: LeadState, now: float) -> dict[str, Any]:
     rank, temp = temperature(model, state.engagement)
     letter = grade(model, fit)
     gained = momentum(model, state, now)
-    cold_spec = model.spec.cold_lead
-    cold = bool(
-        cold_spec is not None
-        and now - (state.last_increase or state.newest_ts) >= duration_seconds(cold_spec.no_increase_for)
-    )
+    cold_since = state.cold_since
+    if cold_since is None:  # not marked yet: what mark_cold would say at `now`
+        due = cold_due_at(model, state)
+        if due is not None and now >= due:
+            cold_since = due
     nps_field = model.spec.nps.field if model.spec.nps else None
     nps_value = state.profile.get(nps_field) if nps_field else None
     return {
@@ -459,7 +575,8 @@ def view(model: CompiledModel, state: LeadState, now: float) -> dict[str, Any]:
         "matrix": f"{letter}{rank}",
         "momentum": gained,
         "activity": "active" if gained >= model.active_at else "latent",
-        "cold": cold,
+        "cold": cold_since is not None,
+        "cold_since": cold_since,
         "nps": nps_value,
         "nps_category": nps_category(model, nps_value),
         "breakdown": {**{r: p for r, p in state.rule_points.items() if p}, **state.fit_rules},

@@ -1,8 +1,10 @@
 """Replays events through a model in memory: what `simulate` and `diff` show before a merge.
 
-It follows the production path's rules: events in time order, decay caught up before each
-event, anonymous visits credited to the lead once a form or identify links them, account
-scores and alerts re-evaluated after every lead change.
+It follows the production path's rules: events in time order; decay (extra scores included)
+and cold marking caught up before each event and at the end, as the daily schedule does, so a
+lead's scores equal what production stores after its scheduled decay; anonymous visits
+credited to the lead once a form or identify links them; account scores and alerts
+re-evaluated after every lead change.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from .accounts import aggregate
 from .alerts import engaged_buyers
 from .compiler import CompiledModel
-from .engine import apply_decay, apply_event, main_score, new_lead, view
+from .engine import apply_decay, apply_event, main_score, mark_cold, new_lead, view
 from .state import Alert, Event, LeadState
 
 
@@ -43,7 +45,7 @@ class Simulation:
             self.feed(event)
         end = at if at is not None else (ordered[-1].ts if ordered else 0.0)
         for state in self.leads.values():
-            self._decay(state, end)
+            self._catch_up(state, end)
         self.now = end
         return self
 
@@ -63,7 +65,7 @@ class Simulation:
         self._apply(state, event._replace(lead=lead))
 
     def _apply(self, state: LeadState, event: Event, count: bool = True) -> None:
-        self._decay(state, event.ts)
+        self._catch_up(state, event.ts)
         account_before = state.account
         outcome = apply_event(self.model, state, event)
         if count:
@@ -72,13 +74,16 @@ class Simulation:
         if outcome.status == "scored":
             self._update_account(state, account_before, event)
 
-    def _decay(self, state: LeadState, now: float) -> None:
-        if self.model.spec.decay is None:
-            return
-        outcome = apply_decay(self.model, state, now)
-        self.alerts.extend(outcome.alerts)
-        if outcome.changes:
-            self._update_account(state, state.account, None)
+    def _catch_up(self, state: LeadState, now: float) -> None:
+        """What the scheduled function does to a quiet lead up to `now`: decay, then cold marking."""
+        spec = self.model.spec
+        if spec.decay is not None:
+            outcome = apply_decay(self.model, state, now)
+            self.alerts.extend(outcome.alerts)
+            if outcome.changes:
+                self._update_account(state, state.account, None)
+        if spec.cold_lead is not None:
+            mark_cold(self.model, state, now)  # changes no score: accounts and alerts stay as they are
 
     def _update_account(self, state: LeadState, previous: str | None, event: Event | None) -> None:
         if previous and previous != state.account and previous in self.accounts:

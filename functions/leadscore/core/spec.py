@@ -143,6 +143,7 @@ class StageSpec(Strict):
 class ExtraScoreSpec(Strict):
     label: str | None = None
     floor: float | None = Field(None, description="Lowest value; default: the model's floor.")
+    decay: bool = Field(False, description="decays with the main engagement's decay settings")
 
 
 class GroupSpec(Strict):

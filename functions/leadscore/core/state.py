@@ -119,6 +119,7 @@ class LeadState:
     last_activity: float = 0.0
     last_increase: float = 0.0
     decay_steps: int = 0  # decay steps applied since last_activity
+    cold_since: float | None = None  # when the lead became cold (see mark_cold); None while it is not
     disarmed: list[str] = field(default_factory=list)  # alerts that fired and wait to re-arm
     account: str | None = None
 
@@ -146,6 +147,7 @@ class LeadState:
             last_activity=self.last_activity,
             last_increase=self.last_increase,
             decay_steps=self.decay_steps,
+            cold_since=self.cold_since,
             disarmed=list(self.disarmed),
             account=self.account,
         )
@@ -161,6 +163,7 @@ class LeadState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LeadState:
+        """The inverse of to_dict; fields added since a state was stored take their defaults."""
         data = dict(data)
         data["buckets"] = {r: {int(k): int(v) for k, v in b.items()} for r, b in data.get("buckets", {}).items()}
         data["gains"] = {int(k): float(v) for k, v in data.get("gains", {}).items()}

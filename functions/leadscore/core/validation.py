@@ -9,7 +9,7 @@ from typing import Any
 
 from .source import Loc, Problem
 from .spec import BUILTIN_EVENT_TYPES, ModelSpec, Operators, RuleSpec
-from .units import format_number, percent_fraction
+from .units import duration_seconds, format_number, percent_fraction
 
 MAIN_SCORE = "main"
 _SCHEDULE = re.compile(r"^(cron\((\S+\s+){5}\S+\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$")
@@ -73,6 +73,17 @@ def _check_settings(spec: ModelSpec) -> list[Problem]:
             problems.append(Problem(("decay",), "decay needs exactly one of `percent` or `points`"))
         elif decay.percent is not None and not 0 < percent_fraction(decay.percent) <= 1:
             problems.append(Problem(("decay", "percent"), f"{decay.percent} must be between 0% and 100%"))
+        if duration_seconds(decay.every) <= 0:
+            problems.append(Problem(("decay", "every"), f"every {decay.every} would decay endlessly; write a period such as 7d"))
+    for name, extra in spec.scores.items():
+        if extra.decay and spec.decay is None:
+            problems.append(
+                Problem(
+                    ("scores", name, "decay"),
+                    "`decay: true` needs a top-level `decay:` (after_inactive, every, percent or points): "
+                    "an extra score decays with the main engagement's decay settings",
+                )
+            )
     problems += _check_alerts(spec)
     velocity = spec.reports.velocity
     if velocity is not None and not _SCHEDULE.match(velocity.schedule):

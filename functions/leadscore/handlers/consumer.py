@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..core.events import EventError, parse_event
-from ..service.scoring import AcceptedEvent, ScoringService, build_service_from_env
+from ..service.scoring import AcceptedEvent, ScoringService, build_service_from_env, schedule_tick
 from .common import logger, mask_email, metrics
 
 
@@ -28,6 +28,9 @@ def service() -> ScoringService:
 
 def _accepted(record_body: str, message_id: str) -> AcceptedEvent:
     body = json.loads(record_body)
+    if isinstance(body, dict) and isinstance(body.get("tick"), dict):  # the daily schedule
+        tick = body["tick"]
+        return AcceptedEvent(schedule_tick(str(tick["lead"]), float(tick["at"])), {}, message_id, "schedule")
     if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
         raise EventError("message body has no event")
     raw = body.get("raw") if isinstance(body.get("raw"), dict) else body["event"]

@@ -181,6 +181,7 @@ class Stack:
     secret_parameter: str
     event_bus: str = ""
     alert_dead_letter_queue_url: str = ""
+    schedule_work_queue_url: str = ""
     _stream_positions: dict[str, str] = field(default_factory=dict)  # shard -> next iterator
 
     def alert_stream_records(self) -> list[dict[str, Any]]:
@@ -206,6 +207,25 @@ class Stack:
             if iterator:
                 self._stream_positions[shard_id] = iterator
         return records
+
+    def run_daily(self, schedule: Any, at: float, max_items: int | None = None) -> dict[str, int]:
+        """One daily run as AWS runs it: the scheduler's start, then every work item from its queue
+        (stopping after `max_items`, to imitate a crash halfway). The ticks wait in the scoring queue."""
+        from datetime import UTC, datetime
+
+        started = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        schedule({"at": started}, LambdaContext())
+        sqs = boto3.client("sqs", region_name=REGION)
+        walked = 0
+        while max_items is None or walked < max_items:
+            messages = sqs.receive_message(QueueUrl=self.schedule_work_queue_url, MaxNumberOfMessages=1).get("Messages", [])
+            if not messages:
+                break
+            record = {"messageId": messages[0]["MessageId"], "body": messages[0]["Body"]}
+            if not schedule({"Records": [record]}, LambdaContext())["batchItemFailures"]:
+                sqs.delete_message(QueueUrl=self.schedule_work_queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
+            walked += 1
+        return {"work_items": walked}
 
     def deliver_alerts(self, notifier: Any, batch_size: int = 10, max_rounds: int = 20) -> dict[str, int]:
         """Feed the outbox stream to the notifier as Lambda's event source does: in order, in
@@ -271,12 +291,14 @@ def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = 
     boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=sender)
     bus = boto3.client("events", region_name=REGION).create_event_bus(Name=f"leadscore-{uuid.uuid4().hex[:8]}")["EventBusArn"]
     alert_dlq = sqs.create_queue(QueueName=f"leadscore-alerts-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    work_queue = sqs.create_queue(QueueName=f"leadscore-schedule-work-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     environment = {TABLE_ENV[logical]: name for logical, name in tables.items() if logical in TABLE_ENV}
     environment.update(
         {
             "SENDER_ADDRESS": sender,
             "EVENT_BUS_NAME": bus.rsplit("/", 1)[-1],
             "ALERT_DEAD_LETTER_QUEUE_URL": alert_dlq,
+            "SCHEDULE_WORK_QUEUE_URL": work_queue,
             "SCORING_QUEUE_URL": queue_url,
             "TRACKING_SECRET_PARAMETER": parameter,
             "MODEL_PATH": str(ROOT / "rules"),
@@ -288,7 +310,7 @@ def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = 
     if endpoint_url:
         environment["DYNAMODB_ENDPOINT"] = endpoint_url
     os.environ.update(environment)
-    return Stack(tables, queue_url, queue_arn, secret, parameter, environment["EVENT_BUS_NAME"], alert_dlq)
+    return Stack(tables, queue_url, queue_arn, secret, parameter, environment["EVENT_BUS_NAME"], alert_dlq, work_queue)
 
 
 def _json_ready(value: Any) -> Any:

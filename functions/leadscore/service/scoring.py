@@ -24,17 +24,40 @@ from ..adapters.dynamodb import (
     VersionConflict,
 )
 from ..core.accounts import aggregate
-from ..core.alerts import ACCOUNT_KINDS, engaged_buyers, recipients
+from ..core.alerts import ACCOUNT_KINDS, LEAD_COLD, engaged_buyers, recipients
 from ..core.compiler import CompiledModel, compile_model
-from ..core.engine import apply_decay, apply_event, main_score, new_lead, view
+from ..core.engine import (
+    apply_decay,
+    apply_event,
+    cold_due_at,
+    decay_due_at,
+    main_score,
+    mark_cold,
+    new_lead,
+    view,
+)
 from ..core.events import EventError, anonymous_lead, event_to_json, format_timestamp, parse_event
 from ..core.loader import load_model
-from ..core.state import Alert, Event, Outcome
+from ..core.state import Alert, Event, LeadState, Outcome
 from ..settings import STORAGE, Settings
 
 # A visitor identified after a long anonymous history brings at most this many of its newest
 # events (a bounded read, and a history item that stays far below DynamoDB's 400 KB).
 MAX_REPLAYED = 100
+
+
+TICK = "schedule_tick"  # not an event type anyone can send: parse_event refuses unknown types at the doors
+
+
+def next_due_at(model: CompiledModel, state: LeadState) -> float | None:
+    """When the daily schedule next has work for this lead: a decay step or turning cold."""
+    times = [t for t in (decay_due_at(model, state), cold_due_at(model, state)) if t is not None]
+    return min(times) if times else None
+
+
+def schedule_tick(lead: str, at: float) -> Event:
+    """The daily schedule's visit to one lead: decay and cold marking as of `at`."""
+    return Event(f"tick:{at!r}", TICK, lead, at, {})
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,8 @@ class ScoringService:
         if stored is not None and stored.merged_into:  # an identified visitor: score on the lead
             lead = stored.merged_into
             stored = self.repository.load(lead)
+        if (stored is None or stored.state is None) and all(item.event.type == TICK for item in items):
+            return  # a tick for a lead that is gone (or never was) has nothing to do
         state = stored.state if stored and stored.state else new_lead(self.model, lead)
         version = stored.version if stored else 0
         previous_account = state.account
@@ -132,6 +157,12 @@ class ScoringService:
             if decayed.changes:
                 plan.scored.append(self._scored(lead, f"decay-{int(event.ts)}", "decay", event.ts, decayed))
                 outcomes.append(decayed)
+            if event.type == TICK:
+                cooled = mark_cold(self.model, state, event.ts)
+                if cooled.changes:
+                    plan.scored.append(self._scored(lead, f"cold-{int(event.ts)}", "cold", event.ts, cooled))
+                    outcomes.append(cooled._replace(alerts=[self._cold_alert(state, event.ts)]))
+                continue  # a tick is neither logged nor remembered: it is idempotent by itself
             outcome = apply_event(self.model, state, event)
             counts[outcome.status] += 1
             if outcome.status == "duplicate":
@@ -148,6 +179,7 @@ class ScoringService:
             fired = [alert for outcome in outcomes for alert in outcome.alerts]
             plan.alerts = [self._record(alert, state.profile, state.account, result) for alert in fired]
             plan.score = main_score(self.model, state)
+            plan.due_at = next_due_at(self.model, state)
             self.repository.commit(plan)  # the alerts are stored with the change that caused them
             result.scored += counts["scored"]
             result.alerts.extend(fired)
@@ -203,10 +235,15 @@ class ScoringService:
                 continue  # it was accepted once under an older format; skip rather than block
         return (stored.version if stored else 0), replayed
 
+    def _cold_alert(self, state: LeadState, now: float) -> Alert:
+        """A lead turning cold is published (LeadCold) for a nurture track; nobody is emailed."""
+        since = state.cold_since if state.cold_since is not None else now
+        return Alert(LEAD_COLD, state.lead, main_score(self.model, state), None, since, f"cold-{int(now)}", LEAD_COLD)
+
     def _record(self, alert: Alert, profile: dict[str, Any], account: str | None, result: BatchResult) -> AlertRecord:
         """The outbox record of an alert, with its recipients routed from the model."""
-        compiled = self.model.alerts_by_name[alert.name]
-        to, fallback = recipients(compiled, profile, account, self.model.account_owners)
+        compiled = self.model.alerts_by_name.get(alert.name)
+        to, fallback = recipients(compiled, profile, account, self.model.account_owners) if compiled else ([], None)
         if fallback:
             result.route_fallbacks.append((alert.name, alert.subject, fallback))
         return AlertRecord(
@@ -255,6 +292,7 @@ class ScoringService:
         now = self.clock()
         description = view(self.model, state, now)
         description["last_activity"] = format_timestamp(state.last_activity) if state.last_activity else None
+        description["cold_since"] = format_timestamp(state.cold_since) if state.cold_since else None
         description["version"] = stored.version
         description["model_version"] = self.model.version
         description["stage_history"] = [

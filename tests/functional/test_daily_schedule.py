@@ -1,0 +1,170 @@
+"""The daily run on moto, time frozen: decay and cold marking for the leads that are due, through
+the scoring path; stored scores equal `leadscore simulate --at` the same instant; reruns and a
+crash halfway change nothing more; a cold lead is published for nurturing and cleared by activity."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from botocore.client import BaseClient
+
+from leadscore.adapters.dynamodb import AlertItem, LeadItem
+from leadscore.core.compiler import compile_model
+from leadscore.core.events import parse_event
+from leadscore.core.loader import load_text
+from leadscore.core.simulation import simulate
+
+MODEL = """
+decay: {after_inactive: 30d, every: 7d, percent: 10%}
+cold_lead: {no_increase_for: 45d}
+scores:
+  data_platform: {label: Data platform, decay: true}
+stages:
+  - {id: awareness, min: 0, max: 32}
+  - {id: consideration, min: 33, max: 66}
+  - {id: decision, min: 67}
+alerts:
+  lead: {threshold: 60, rearm_below: 40, notify: [sales@vendor.example]}
+rules:
+  - {id: visit, when: {event: page_view}, points: 10, scores: [main, data_platform]}
+  - {id: webinar, when: {event: webinar_attend}, points: 30}
+"""
+DAY = 86_400.0
+
+
+def at(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture
+def daily(api, tmp_path, monkeypatch):
+    (tmp_path / "model.yaml").write_text(MODEL)
+    monkeypatch.setenv("MODEL_PATH", str(tmp_path))
+    from leadscore.handlers import consumer, notifier, runtime, schedule
+
+    runtime.reset()
+    consumer.service.cache_clear()
+    notifier.notifier.cache_clear()
+    schedule.walker.cache_clear()
+    api.schedule = schedule
+    return api
+
+
+def history() -> list[dict]:
+    """The traffic of three leads over two months, as the consumer gets it."""
+    events = []
+    for i in range(3):  # ann: active early, then silent: decays and turns cold
+        events.append({"id": f"a{i}", "type": "page_view", "email": "ann@acme.example", "timestamp": f"2026-08-0{i + 1}T09:00:00Z"})
+    events.append({"id": "a9", "type": "webinar_attend", "email": "ann@acme.example", "timestamp": "2026-08-04T09:00:00Z"})
+    for i in range(2):  # bob: a little activity in September
+        events.append({"id": f"b{i}", "type": "page_view", "email": "bob@acme.example", "timestamp": f"2026-09-1{i}T09:00:00Z"})
+    events.append({"id": "c0", "type": "webinar_attend", "email": "cy@acme.example", "timestamp": "2026-10-01T09:00:00Z"})
+    return events
+
+
+def score_directly(api, events: list[dict]) -> None:
+    """Straight into the consumer (the doors refuse timestamps this old relative to the run's clock)."""
+    from leadscore.adapters.queue import message_body
+    from leadscore.local.stack import LambdaContext
+
+    records = [
+        {"messageId": event["id"], "body": message_body(parse_event(event), event, "tracking"), "attributes": {}}
+        for event in events
+    ]
+    assert api.consumer.handler({"Records": records}, LambdaContext())["batchItemFailures"] == []
+
+
+def stored() -> dict[str, dict]:
+    return {item.lead: json.loads(item.state) for item in LeadItem.scan() if item.state}
+
+
+def run_day(api, when: float, **kwargs) -> None:
+    api.stack.run_daily(api.schedule.handler, when, **kwargs)
+    assert api.drain()["failed"] == 0
+
+
+def test_the_daily_run_leaves_stored_scores_equal_to_simulate_at_the_same_instant(daily):
+    api = daily
+    sent: set[str] = set()
+    for day in ("2026-09-15T05:00:00Z", "2026-10-01T05:00:00Z", "2026-10-20T05:00:00Z", "2026-11-10T05:00:00Z"):
+        arrived = [e for e in history() if e["id"] not in sent and at(e["timestamp"]) <= at(day)]
+        if arrived:  # what happened before the run reached the consumer before it
+            score_directly(api, arrived)
+            sent.update(e["id"] for e in arrived)
+        run_day(api, at(day))
+        expected = simulate(compile_model(load_text(MODEL)), [parse_event(e) for e in history()], at(day)).report()
+        by_lead = {lead["lead"]: lead for lead in expected["leads"]}
+        for lead, state in stored().items():
+            simulated = by_lead[lead]
+            assert state["engagement"] == pytest.approx(simulated["engagement"]), (day, lead)
+            assert state["extras"].get("data_platform", 0.0) == pytest.approx(simulated["extras"]["data_platform"]), (day, lead)
+            assert state["stage"] == simulated["stage"], (day, lead)
+            assert (state.get("cold_since") is not None) == simulated["cold"], (day, lead)
+
+
+def test_a_rerun_the_same_day_and_a_rerun_after_a_crash_halfway_change_nothing_more(daily):
+    api = daily
+    score_directly(api, history())
+    when = at("2026-10-20T05:00:00Z")
+    run_day(api, when, max_items=5)  # the run dies after 5 of its 16 work items
+    run_day(api, when)  # the scheduler retries the whole run
+    once = stored()
+    versions = {item.lead: item.version for item in LeadItem.scan()}
+    run_day(api, when)  # and someone starts it by hand again
+    assert stored() == once
+    assert {item.lead: item.version for item in LeadItem.scan()} == versions
+
+
+def test_a_quiet_lead_decays_in_steps_and_the_history_says_decay(daily):
+    api = daily
+    score_directly(api, history())
+    run_day(api, at("2026-09-15T05:00:00Z"))  # ann: last activity 4 Aug; steps due 3, 10 Sep
+    ann = stored()["ann@acme.example"]
+    assert ann["engagement"] == pytest.approx(60 * 0.9 * 0.9)
+    assert ann["extras"]["data_platform"] == pytest.approx(30 * 0.9 * 0.9)
+    from leadscore.adapters.dynamodb import HistoryItem
+
+    moves = [entry for item in HistoryItem.query("ann@acme.example") for entry in json.loads(item.events)]
+    assert [entry["event_type"] for entry in moves][-1] == "decay"
+
+
+def test_a_cold_lead_is_published_once_and_new_activity_clears_it(daily):
+    api = daily
+    score_directly(api, history())
+    run_day(api, at("2026-09-25T05:00:00Z"))  # ann: no increase since 4 Aug: cold since 18 Sep
+    ann = stored()["ann@acme.example"]
+    assert ann["cold_since"] == at("2026-09-18T09:00:00Z")
+    run_day(api, at("2026-09-26T05:00:00Z"))
+    cold = [item for item in AlertItem.scan() if item.kind == "lead_cold"]
+    assert [item.subject for item in cold] == ["ann@acme.example"]  # once, not once per run
+    assert cold[0].recipients == []  # published for a nurture track; nobody is emailed
+    score_directly(api, [{"id": "a10", "type": "webinar_attend", "email": "ann@acme.example", "timestamp": "2026-09-27T09:00:00Z"}])
+    assert stored()["ann@acme.example"]["cold_since"] is None
+
+
+def test_the_run_reads_the_due_index_and_never_scans(daily, monkeypatch):
+    api = daily
+    score_directly(api, history())
+    calls: list[str] = []
+    monkeypatch.setattr(BaseClient, "_make_api_call", _recording(calls, BaseClient._make_api_call))
+    api.stack.run_daily(api.schedule.handler, at("2026-10-20T05:00:00Z"))
+    assert "Scan" not in calls and calls.count("Query") == 16  # one page per shard: three leads
+
+
+def _recording(calls: list[str], original):
+    def record(self, operation_name, api_params):
+        calls.append(operation_name)
+        return original(self, operation_name, api_params)
+
+    return record
+
+
+def test_the_due_index_holds_only_leads_with_something_due(daily):
+    api = daily
+    score_directly(api, history())
+    items = {item.lead: item for item in LeadItem.scan()}
+    assert all(item.due_at is not None and item.due_shard.startswith("due#") for item in items.values())
+    ann = items["ann@acme.example"]
+    assert ann.due_at == at("2026-09-03T09:00:00Z")  # 30 days after the last activity: the first step
