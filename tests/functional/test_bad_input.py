@@ -242,10 +242,34 @@ TRACKING_CASES = [
 ]
 
 
+# The stable machine-readable `code` each case answers with (documented in openapi.yaml).
+FORM_CODES = {
+    "unknown form": "unknown_form",
+    "wrong content type": "unsupported_media_type",
+    "malformed JSON": "malformed_json",
+    "JSON that is not an object": "not_an_object",
+    "empty body": "body_empty",
+    "oversized body": "body_too_large",
+}
+TRACKING_CODES = {
+    "missing signature": "missing_signature",
+    "bad signature": "bad_signature",
+    "malformed signature": "malformed_signature",
+    "replayed (expired) signature": "expired_signature",
+    "signature from the future": "expired_signature",
+    "body changed after signing": "bad_signature",
+    "wrong content type": "unsupported_media_type",
+    "malformed JSON": "malformed_json",
+    "non-UTF-8 body": "not_utf8",
+    "oversized body": "body_too_large",
+}
+
+
 @pytest.mark.parametrize(("name", "request_", "status", "expected"), FORM_CASES, ids=[c[0] for c in FORM_CASES])
 def test_bad_form_submissions_get_a_clear_4xx(api, name, request_, status, expected):
     got_status, body = request_(api)
     assert got_status == status, body
+    assert body["code"] == FORM_CODES.get(name, "invalid_fields"), body
     if isinstance(expected, dict):
         assert body["error"] == "some fields are not valid"
         assert body["fields"] == expected
@@ -258,6 +282,7 @@ def test_bad_form_submissions_get_a_clear_4xx(api, name, request_, status, expec
 def test_bad_tracking_requests_get_a_clear_4xx(api, name, request_, status, expected):
     got_status, body = request_(api)
     assert got_status == status, body
+    assert body["code"] == TRACKING_CODES.get(name, "invalid_events"), body
     text = body["error"] + " " + " ".join(problem["error"] for problem in body.get("problems", []))
     assert expected in text, body
     assert api.queued() == 0
@@ -267,6 +292,7 @@ def test_a_batch_with_one_bad_event_names_it_by_index_and_accepts_none(api):
     status, body = tracking(api, {"batch": [GOOD_EVENT, event_with(id="bad", type="nope"), event_with(id="ok-2")]})
     assert status == 422
     assert body["problems"] == [{"index": 1, "error": "type: unknown event type 'nope'"}]
+    assert body["code"] == "invalid_events"
     assert api.queued() == 0  # all or nothing: the client resends the corrected batch
 
 
@@ -279,11 +305,12 @@ def test_honeypot_answers_like_success_but_queues_nothing(api):
 def test_unknown_routes_are_404_not_500(api):
     status, body = api.call(api.forms, http_event("GET", "/forms/nps-survey", None))
     assert status == 404
+    assert body["code"] == "no_such_route"
 
 
 def test_invalid_email_in_the_lead_path_is_400(api):
     status, body = api.get_lead("not-an-email")
-    assert (status, body) == (400, {"error": "'not-an-email' is not an email address"})
+    assert (status, body) == (400, {"error": "'not-an-email' is not an email address", "code": "not_an_email"})
 
 
 def test_valid_requests_next_to_bad_ones_are_not_lost(api):

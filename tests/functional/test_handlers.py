@@ -102,7 +102,7 @@ def test_consumer_reports_poison_messages_and_scores_the_rest(api):
 
 def test_lead_read_needs_a_known_lead(api):
     status, body = api.call(api.leads, sample("api-lead-get.json"))
-    assert (status, body) == (404, {"error": "no such lead"})
+    assert (status, body) == (404, {"error": "no such lead", "code": "lead_not_found"})
 
 
 def test_lead_read_returns_stage_history_and_recent_changes(api):

@@ -148,3 +148,55 @@ def test_crossing_fires_once_and_rearms_below_the_rearm_level():
         alert, armed = crossing(armed, score, threshold=100, rearm_below=80)
         fired.append(alert)
     assert fired == [False, False, True, False, False, False, True]
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        10**400,  # float() of it overflows
+        -1,
+        253402300800,  # 10000-01-01T00:00:00Z
+        "1969-12-31T23:59:59Z",
+        "9999-12-31T23:00:00-05:00",  # year 10000 in UTC
+        "0001-01-01T00:00:00+14:00",
+        "9" * 5000,
+    ],
+)
+def test_timestamps_outside_1970_to_9999_name_the_timestamp(timestamp):
+    with pytest.raises(EventError, match="^timestamp: "):
+        parse_event({**GOOD, "timestamp": timestamp})
+
+
+def test_timestamps_at_the_ends_of_the_range_are_read():
+    assert parse_event({**GOOD, "timestamp": 0}).ts == 0.0
+    assert parse_event({**GOOD, "timestamp": "9999-12-31T23:59:59Z"}).ts == 253402300799.0
+    assert parse_event({**GOOD, "timestamp": 253402300799.5}).ts == 253402300799.5
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"properties": {"percent": float("nan")}}, "properties.percent: nan is not a finite number"),
+        ({"properties": {"percent": float("-inf")}}, "properties.percent: -inf is not a finite number"),
+        ({"profile": {"employees": 10**309}}, "profile.employees: an integer of 310 digits is out of range"),
+        ({"profile": {"employees": 10**5000}}, "profile.employees: an integer of 5001 digits is out of range"),
+        ({"properties": {"n": 2**63 + 1}}, "properties.n: 9223372036854775809 is out of range"),
+        ({"properties": {"n": -1e300}}, "properties.n: -1e+300 is out of range"),
+        ({"properties": {"a": [1, {"b": float("nan")}]}}, "properties.a[1].b: nan is not a finite number"),
+        ({"properties": {"a": {"b": {"c": {"d": {"e": {}}}}}}}, "properties.a.b.c.d.e: nested deeper than 5 levels"),
+    ],
+)
+def test_parse_event_refuses_numbers_a_score_cannot_hold_anywhere_in_properties_and_profile(change, message):
+    # parse_event is what the consumer runs: a message that bypassed the door is refused too
+    with pytest.raises(EventError) as error:
+        parse_event({**GOOD, **change})
+    assert str(error.value).startswith(message)
+    assert "2**63" in str(error.value) or "nested" in message
+
+
+def test_numbers_at_the_bound_are_kept_as_they_are():
+    values = {"big": 2**63, "small": -(2**63), "zero": -0.0, "float": 9.2e18, "flag": True}
+    assert parse_event({**GOOD, "properties": values}).properties == values

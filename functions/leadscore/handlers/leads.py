@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from ..core.events import is_email, normalise_email
+from ..core.events import parse_email
 from ..service.scoring import ScoringService, build_service_from_env
 from .common import RequestError, json_response, logger, metrics, register_error_handlers
 
@@ -24,12 +24,13 @@ def service() -> ScoringService:
 
 @app.get("/leads/<email>")
 def read_lead(email: str) -> Response:
-    address = normalise_email(unquote(email))
-    if not is_email(address):
-        raise RequestError(400, f"{address[:80]!r} is not an email address")
+    written = unquote(email)
+    address = parse_email(written)  # the same normalisation as at the doors that create leads
+    if address is None:
+        raise RequestError(400, "not_an_email", f"{written[:80]!r} is not an email address")
     description = service().describe_lead(address)
     if description is None:
-        raise RequestError(404, "no such lead")
+        raise RequestError(404, "lead_not_found", "no such lead")
     return json_response(200, description)
 
 

@@ -41,25 +41,27 @@ def _secret() -> str:
 @app.post("/events")
 def track() -> Response:
     if content_type(app) != "application/json":
-        raise RequestError(415, "send events as application/json")
+        raise RequestError(415, "unsupported_media_type", "send events as application/json")
     raw = request_bytes(app, MAX_EVENTS_BYTES)
     now = time.time()
     header = app.current_event.headers.get(SIGNATURE_HEADER)
     try:
         verify_signature(_secret(), raw, header, now)
     except SignatureError as error:
-        raise RequestError(401, str(error)) from None
+        raise RequestError(401, error.code, str(error)) from None
     data = parse_json(request_text(raw))
     try:
         accepted = parse_tracking_body(data, runtime.known_event_types(), now, runtime.settings().event_retention_days)
     except PayloadError as error:
         details = [{"index": index, "error": message} for index, message in error.problems]
-        raise RequestError(422, "no event was accepted: fix these and send again", problems=details) from None
+        raise RequestError(
+            422, "invalid_events", "no event was accepted: fix these and send again", problems=details
+        ) from None
     try:
         runtime.queue().send([(item.event, item.raw) for item in accepted], source="tracking")
     except QueueUnavailable:
         logger.exception("queue refused tracking events")
-        raise RequestError(503, "temporarily unable to accept events; please retry") from None
+        raise RequestError(503, "unavailable", "temporarily unable to accept events; please retry") from None
     metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=len(accepted))
     return json_response(202, {"status": "accepted", "accepted": len(accepted)})
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.events import EventError, parse_event
+from ..core.events import MAX_DOCUMENT_DEPTH, EventError, check_values, parse_event
 from ..core.state import Event
 
 MAX_BATCH = 100
@@ -44,7 +44,11 @@ SEGMENT_EVENTS = {
 
 
 class SignatureError(ValueError):
-    pass
+    """A request whose signature cannot be trusted; `code` says why (missing, malformed, expired, bad)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class PayloadError(ValueError):
@@ -61,18 +65,41 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={digest}"
 
 
+_MALFORMED = "malformed X-Leadscore-Signature header; expected t=<unix time>,v1=<hex sha256>"
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII only: str.isdigit() is true for '²', which int() refuses
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
+
+
+def _signature_parts(header: str) -> dict[str, str]:
+    """The header's key=value pairs; a key given twice is malformed (which one would be checked?)."""
+    if len(header) > 512:
+        raise SignatureError("malformed_signature", _MALFORMED)
+    parts: dict[str, str] = {}
+    for part in header.split(","):
+        if "=" not in part:
+            continue
+        key, value = part.split("=", 1)
+        if key in parts:
+            raise SignatureError("malformed_signature", f"{_MALFORMED}; {key[:20]!r} is given twice")
+        parts[key] = value
+    return parts
+
+
 def verify_signature(secret: str, body: bytes, header: str | None, now: float) -> None:
+    """Authenticate the body before anything reads it: only ASCII digits and hex are parsed."""
     if not header:
-        raise SignatureError("missing X-Leadscore-Signature header")
-    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+        raise SignatureError("missing_signature", "missing X-Leadscore-Signature header")
+    parts = _signature_parts(header)
     timestamp, signature = parts.get("t", ""), parts.get("v1", "")
-    if not timestamp.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", signature):
-        raise SignatureError("malformed X-Leadscore-Signature header; expected t=<unix time>,v1=<hex sha256>")
+    if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
+        raise SignatureError("malformed_signature", _MALFORMED)
     if abs(now - int(timestamp)) > SIGNATURE_TOLERANCE:
-        raise SignatureError("signature expired: its timestamp is more than 5 minutes from now (replayed?)")
+        raise SignatureError(
+            "expired_signature", "signature expired: its timestamp is more than 5 minutes from now (replayed?)"
+        )
     expected = sign(secret, body, int(timestamp)).split("v1=", 1)[1]
     if not hmac.compare_digest(expected, signature):
-        raise SignatureError("signature does not match the body")
+        raise SignatureError("bad_signature", "signature does not match the body")
 
 
 def _snake(name: str) -> str:
@@ -82,6 +109,8 @@ def _snake(name: str) -> str:
 def from_segment(call: dict[str, Any]) -> dict[str, Any]:
     """A Segment track / page / identify call in the project's event format."""
     kind = call.get("type")
+    if not isinstance(kind, str):
+        raise EventError("type: a Segment call's type is text: track, page or identify")
     context = call.get("context") if isinstance(call.get("context"), dict) else {}
     traits = call.get("traits") if isinstance(call.get("traits"), dict) else {}
     context_traits = context.get("traits") if isinstance(context.get("traits"), dict) else {}
@@ -126,10 +155,17 @@ def from_segment(call: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+SEGMENT_CALL_TYPES = frozenset({"track", "page", "identify", "screen", "group", "alias"})
+SEGMENT_KEYS = ("messageId", "anonymousId", "userId")
+
+
 def is_segment(item: dict[str, Any]) -> bool:
-    return item.get("type") in {"track", "page", "identify", "screen", "group", "alias"} and (
-        "messageId" in item or "anonymousId" in item or "userId" in item
-    )
+    """A Segment call: one of its keys, and a Segment call type (or a type that is not text at all,
+    which from_segment then refuses by name)."""
+    if not any(key in item for key in SEGMENT_KEYS):
+        return False
+    kind = item.get("type")
+    return not isinstance(kind, str) or kind in SEGMENT_CALL_TYPES
 
 
 @dataclass(frozen=True)
@@ -163,10 +199,13 @@ def parse_tracking_body(data: Any, known_types: Iterable[str], now: float, reten
         try:
             if not isinstance(item, dict):
                 raise EventError("an event is a JSON object")
-            if len(json.dumps(item, separators=(",", ":"))) > MAX_EVENT_BYTES:
+            if len(json.dumps(item, separators=(",", ":"), default=repr)) > MAX_EVENT_BYTES:
                 raise EventError(f"the event is larger than {MAX_EVENT_BYTES} bytes")
-            project = from_segment(item) if is_segment(item) else item
-            event = parse_event(project, known)
+            if is_segment(item):  # queued as received: check all of it, in the sender's terms (context.x)
+                check_values(item, "", MAX_DOCUMENT_DEPTH)
+                event = parse_event(from_segment(item), known)
+            else:  # parse_event checks every field a project event may have
+                event = parse_event(item, known)
             if event.ts > now + FUTURE_TOLERANCE:
                 raise EventError("timestamp: in the future")
             if event.ts < oldest:
