@@ -17,6 +17,7 @@ from ..core.simulation import simulate
 from ..core.spec import json_schema
 from ..core.units import format_number
 from .explain import explain
+from .report import add_report_command
 from .simulate import EventFileError, diff_report, events_from, leaderboard
 from .tables import render
 
@@ -209,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run the sample traffic through the Lambda handlers on a local AWS stand-in"
     )
     demo.set_defaults(run=cmd_demo)
+
+    add_report_command(commands)
 
     alerts = commands.add_parser("alerts", help="the recorded alerts and whether each was sent (ALERTS_TABLE)")
     alerts.add_argument("--status", choices=["pending", "sending", "sent", "failed"], help="only these")

@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Render the stage-velocity email from the shipped model and sample traffic, so reviewers see what marketing gets.
+
+Replays events/sample-traffic.jsonl through rules/ as `leadscore report --date 2026-11-09` does
+(a Monday with moves the day before, that week and the weeks before it; the morning after the
+last event, 16 Nov, has a quiet last week) and writes docs/velocity-report-sample.html; with
+--screenshot also docs/velocity-report-sample.png through headless Chromium (Debian's `chromium`
+package). The inputs are fixed, so re-running it changes the files only when the replay or the
+renderer does; tests/unit/test_velocity_report.py checks the HTML did not drift.
+
+    .venv/bin/python scripts/render_velocity_report_sample.py --screenshot
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "functions"))  # runs from a checkout without installing
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from render_alert_email_sample import content_height  # noqa: E402
+
+from leadscore.cli.simulate import events_from  # noqa: E402
+from leadscore.core.compiler import compile_model  # noqa: E402
+from leadscore.core.loader import load_model  # noqa: E402
+from leadscore.core.velocity_replay import report_from_events  # noqa: E402
+from leadscore.render.velocity_report import render_report  # noqa: E402
+
+DOCS = ROOT / "docs"
+RULES = ROOT / "rules"
+TRAFFIC = ROOT / "events" / "sample-traffic.jsonl"
+SAMPLE_DAY = date(2026, 11, 9)
+CHROMIUM = "/usr/bin/chromium"
+WIDTH = 760
+
+
+def sample() -> tuple[str, str, str, str]:
+    """(subject, text, html, csv) for the sample morning."""
+    loaded = load_model(RULES, display_base=ROOT)
+    report = report_from_events(compile_model(loaded), events_from([TRAFFIC]), SAMPLE_DAY)
+    return render_report(report, loaded.spec.name, SAMPLE_DAY)
+
+
+def _chromium(html: Path, png: Path, height: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="leadscore-chromium-") as profile:
+        subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--hide-scrollbars",
+                f"--window-size={WIDTH},{height}",
+                f"--screenshot={png}",
+                html.resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+def screenshot(html: Path, png: Path) -> None:
+    """Two passes: a tall window to measure the content, then a window cropped to it."""
+    with tempfile.TemporaryDirectory(prefix="leadscore-shot-") as tmp:
+        probe = Path(tmp) / "probe.png"
+        _chromium(html, probe, 6000)
+        height = content_height(probe.read_bytes())
+    _chromium(html, png, height)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--screenshot", action="store_true", help="also write the PNG with headless Chromium")
+    parser.add_argument("--out", type=Path, default=DOCS, help="folder to write to (default: docs/)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    subject, _, html, _ = sample()
+    html_path = args.out / "velocity-report-sample.html"
+    html_path.write_text(html, encoding="utf-8", newline="")
+    written = [html_path.name]
+    if args.screenshot:
+        screenshot(html_path, args.out / "velocity-report-sample.png")
+        written.append("velocity-report-sample.png")
+    print(f"{subject}\nwrote {', '.join(written)} in {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
