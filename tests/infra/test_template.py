@@ -118,8 +118,7 @@ def test_each_function_gets_only_the_access_it_needs():
     }
     assert grants("TrackingFunction") == {
         "ScoringQueue": {"sqs:SendMessage*"},
-        "TrackingSecretParameter": {"ssm:GetParameter"},
-        "RateLimitTable": {"dynamodb:UpdateItem"},
+        "TrackingSecretParameter": {"ssm:GetParameter"},  # signed by servers: no per-source throttle
     }
     assert grants("LeadsFunction") == {"LeadsTable": {"dynamodb:GetItem"}, "HistoryTable": {"dynamodb:Query"}}
     assert set(grants("ScoringFunction")) == DATA_TABLES  # no queue policy: the SQS event source adds its own

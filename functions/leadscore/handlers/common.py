@@ -45,7 +45,10 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
     def client_error(error: RequestError) -> Response:
         metrics.add_metric(name=f"Rejected{error.status}", unit=MetricUnit.Count, value=1)
         logger.info("request rejected", extra={"status": error.status, "code": error.code, "reason": error.message})
-        return json_response(error.status, {"error": error.message, "code": error.code, **error.details})
+        response = json_response(error.status, {"error": error.message, "code": error.code, **error.details})
+        if "retry_after" in error.details:  # 429: tell clients (and browsers) when to come back
+            response.headers["Retry-After"] = str(error.details["retry_after"])
+        return response
 
     @app.not_found
     def not_found(_: Exception) -> Response:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 
+from aws_lambda_powertools.utilities import parameters
+
 from ..adapters.queue import ScoringQueue
+from ..adapters.ratelimit import RateLimiter
 from ..core.compiler import CompiledModel, compile_model
 from ..core.loader import load_model
 from ..core.spec import BUILTIN_EVENT_TYPES
@@ -33,6 +36,19 @@ def queue() -> ScoringQueue:
     return ScoringQueue(config.scoring_queue_url)
 
 
+def tracking_secrets() -> list[str]:
+    """The HMAC secrets, one per line of the SSM parameter (two while rotating); cached 5 minutes."""
+    name = Settings.from_env(required=["tracking_secret_parameter"]).tracking_secret_parameter
+    value = str(parameters.get_parameter(name, decrypt=True, max_age=300))
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+@cache
+def rate_limiter() -> RateLimiter | None:
+    """The public routes' throttle; None where no rate-limit table is configured."""
+    return RateLimiter(settings()) if settings().rate_limit_table else None
+
+
 def reset() -> None:
-    for cached in (settings, model, known_event_types, queue):
+    for cached in (settings, model, known_event_types, queue, rate_limiter):
         cached.cache_clear()
