@@ -22,6 +22,7 @@ class Settings:
     accounts_table: str = ""
     rate_limit_table: str = ""  # public routes' request counters; not part of STORAGE (scoring)
     alerts_table: str = ""  # the alert outbox, written with the lead's save
+    metrics_table: str = ""  # velocity figures: per-save deltas, daily aggregates and snapshots
     sender_address: str = ""  # the SES-verified identity alerts are sent from
     ses_configuration_set: str = ""  # SES configuration set (event publishing, suppression); optional
     crm_url_template: str = ""  # e.g. https://crm.example.com/search?q={subject}; optional
@@ -64,4 +65,4 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
 
-STORAGE = ("leads_table", "history_table", "event_log_table", "accounts_table", "alerts_table")
+STORAGE = ("leads_table", "history_table", "event_log_table", "accounts_table", "alerts_table", "metrics_table")

@@ -45,7 +45,15 @@ def test_cfn_lint_catches_a_bad_runtime(tmp_path):
 def test_tables_have_point_in_time_recovery_encryption_and_ttl_where_data_expires():
     resources = read_template()["Resources"]
     tables = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::DynamoDB::Table"}
-    assert set(tables) == {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable", "RateLimitTable", "AlertsTable"}
+    assert set(tables) == {
+        "LeadsTable",
+        "HistoryTable",
+        "EventLogTable",
+        "AccountsTable",
+        "RateLimitTable",
+        "AlertsTable",
+        "MetricsTable",
+    }
     for name, properties in tables.items():
         assert properties["SSESpecification"] == {"SSEEnabled": True}, name
         if name != "RateLimitTable":  # counters of the current minute: nothing worth restoring
@@ -107,7 +115,7 @@ def grants(function: str) -> dict[str, set[str]]:
     return found
 
 
-DATA_TABLES = {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable", "AlertsTable"}
+DATA_TABLES = {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable", "AlertsTable", "MetricsTable"}
 
 
 def test_each_function_gets_only_the_access_it_needs():
@@ -129,6 +137,7 @@ def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
     assert access["HistoryTable"] == {"dynamodb:PutItem"}
     assert access["EventLogTable"] == {"dynamodb:PutItem", "dynamodb:Query"}  # Query: anonymous replays
     assert access["AlertsTable"] == {"dynamodb:PutItem"}  # the outbox: new alerts only; the notifier updates them
+    assert access["MetricsTable"] == {"dynamodb:PutItem"}  # a save's velocity delta, never rewritten
     for table in ("HistoryTable", "EventLogTable"):
         for forbidden in ("DeleteItem", "Scan", "BatchWriteItem", "UpdateItem"):
             assert f"dynamodb:{forbidden}" not in access[table], (table, forbidden)
@@ -200,6 +209,8 @@ def test_the_daily_run_reads_only_the_due_index_and_queues_ticks():
         "LeadsTable/index/*": {"dynamodb:Query"},  # DueIndex: never a scan
         "ScoringQueue": {"sqs:SendMessage"},
         "ScheduleWorkQueue": {"sqs:SendMessage"},
+        "MetricsTable": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
+        "SES": {"ses:SendRawEmail"},  # the velocity report, as the sender only
     }
     resources = read_template()["Resources"]
     daily = resources["ScheduleFunction"]["Properties"]["Events"]["Daily"]

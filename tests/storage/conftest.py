@@ -89,6 +89,7 @@ def _settings(tables: dict[str, str], endpoint: str | None) -> Settings:
         event_log_table=tables["EventLogTable"],
         accounts_table=tables["AccountsTable"],
         alerts_table=tables["AlertsTable"],
+        metrics_table=tables["MetricsTable"],
         dynamodb_endpoint=endpoint,
         region=REGION,
         event_retention_days=396,

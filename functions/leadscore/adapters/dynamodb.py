@@ -150,6 +150,29 @@ class AlertItem(Model):
     sent_at = NumberAttribute(null=True)
 
 
+class MetricsItem(Model):
+    """The velocity figures: what each save added to a day (`velocity#<day>#<shard>`, one item per
+    save), and the daily roll-ups (`aggregate`, `snapshot`, `report` partitions, by day)."""
+
+    class Meta:
+        table_name = "metrics"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    data = UnicodeAttribute()  # JSON
+    status = UnicodeAttribute(null=True)  # report items: sending | sent
+    lease_until = NumberAttribute(null=True)
+    message_id = UnicodeAttribute(null=True)
+    created_at = NumberAttribute(null=True)
+
+
+METRIC_SHARDS = 16  # spreads a busy day's writes over partitions: about 16 x 1,000 writes/s
+
+
+def metric_shard(lead: str) -> int:
+    return int(hashlib.sha256(lead.encode()).hexdigest()[8:16], 16) % METRIC_SHARDS
+
+
 SUMMARY = "#summary"
 _MODELS: dict[str, type[Model]] = {
     "leads_table": LeadItem,
@@ -157,6 +180,7 @@ _MODELS: dict[str, type[Model]] = {
     "event_log_table": EventLogItem,
     "accounts_table": AccountItem,
     "alerts_table": AlertItem,
+    "metrics_table": MetricsItem,
 }
 
 
@@ -262,6 +286,7 @@ class LeadCommit:
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (anonymous lead, its version)
     alerts: list[AlertRecord] = field(default_factory=list)  # written in the same transaction
     due_at: float | None = None  # when the schedule next has work for this lead (DueIndex)
+    day_figures: dict[Any, dict[str, Any]] = field(default_factory=dict)  # day -> velocity delta
 
 
 def _translate(error: Exception) -> StorageError:
@@ -500,6 +525,14 @@ class LeadRepository:
                 tx.delete(AccountItem(plan.previous_account, f"member#{state.lead}"))
             for alert in plan.alerts:
                 tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
+            for day, delta in plan.day_figures.items():
+                figures = MetricsItem(
+                    f"velocity#{day.isoformat()}#{metric_shard(state.lead):02d}",
+                    f"{state.lead}#{new_version:010d}",
+                    data=json.dumps(delta, separators=(",", ":")),
+                    created_at=now,
+                )
+                tx.save(figures, condition=MetricsItem.sk.does_not_exist())
             for anonymous, version in plan.aliases:
                 alias = LeadItem(anonymous, version=version + 1, merged_into=state.lead, updated_at=now)
                 condition = LeadItem.lead.does_not_exist() if version == 0 else LeadItem.version == version

@@ -16,6 +16,7 @@ from ..core.loader import LoadedModel, ModelError, load_model
 from ..core.simulation import simulate
 from ..core.spec import json_schema
 from ..core.units import format_number
+from .calibrate import add_calibrate_command
 from .explain import explain
 from .report import add_report_command
 from .simulate import EventFileError, diff_report, events_from, leaderboard
@@ -212,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
 
     add_report_command(commands)
+    add_calibrate_command(commands)
 
     alerts = commands.add_parser("alerts", help="the recorded alerts and whether each was sent (ALERTS_TABLE)")
     alerts.add_argument("--status", choices=["pending", "sending", "sent", "failed"], help="only these")

@@ -32,14 +32,22 @@ def _date(value: str) -> date:
 def cmd_report(args: argparse.Namespace) -> int:
     loaded = load_model(args.path)
     model = compile_model(loaded)
-    events = events_from(args.events)
-    if args.date is not None:
-        today = args.date
-    elif events:
-        today = day_of(max(event.ts for event in events)) + timedelta(days=1)
-    else:
-        today = datetime.now(UTC).date()
-    report = report_from_events(model, events, today)
+    if args.events:
+        events = events_from(args.events)
+        if args.date is not None:
+            today = args.date
+        elif events:
+            today = day_of(max(event.ts for event in events)) + timedelta(days=1)
+        else:
+            today = datetime.now(UTC).date()
+        report = report_from_events(model, events, today)
+    else:  # the deployed figures: the stored day aggregates and snapshots (METRICS_TABLE)
+        from ..adapters.metrics import MetricsRepository
+        from ..service.reporting import VelocityReporting
+        from ..settings import Settings
+
+        today = args.date or datetime.now(UTC).date()
+        report = VelocityReporting(MetricsRepository(Settings.from_env(required=["metrics_table"])), model).report(today)
     subject, text, html, csv_text = render_report(report, loaded.spec.name or "leadscore", today)
     print(subject)
     print()
@@ -54,12 +62,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 def add_report_command(commands: Any) -> argparse.ArgumentParser:
     """Register `report` on the `leadscore` subparsers (the object `add_subparsers()` returned)."""
     report = commands.add_parser(
-        "report", help="replay events and print the stage-velocity report (entered, moved on, time in stage)"
+        "report", help="the stage-velocity report (entered, moved on, time in stage): replayed or deployed"
     )
     report.add_argument("path", nargs="?", type=Path, default=DEFAULT_MODEL, help="model file or folder")
-    report.add_argument("--events", type=Path, action="append", required=True, help="JSON Lines file (repeatable)")
     report.add_argument(
-        "--date", type=_date, help="the morning of the report (YYYY-MM-DD, UTC); default: the day after the last event"
+        "--events",
+        type=Path,
+        action="append",
+        help="JSON Lines file to replay (repeatable); without it, the deployed figures (METRICS_TABLE)",
+    )
+    report.add_argument(
+        "--date",
+        type=_date,
+        help="the morning of the report (YYYY-MM-DD, UTC); default: the day after the last event, or today",
     )
     report.add_argument("--html", type=Path, help="also write the email's HTML to this file")
     report.add_argument("--csv", type=Path, help="also write the figures as CSV to this file")

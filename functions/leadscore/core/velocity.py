@@ -658,3 +658,49 @@ def velocity_report(
         cold_today=latest.cold_total,
         cold_trend=cold_trend,
     )
+
+
+# --- what one save adds, and the daily roll-up (the deployed path) --------------------------------
+
+
+def save_deltas(transitions: Iterable[Transition], cold_moves: Iterable[tuple[float, str, int]]) -> dict[date, dict[str, Any]]:
+    """Per UTC day, what one lead save adds to the day's figures: its transitions as a day aggregate,
+    and the change in leads (and cold leads) per stage. Stored as one small item per save and day,
+    they add up (add_dicts) into the day's aggregate and the next morning's snapshot."""
+    days: dict[date, dict[str, Any]] = {}
+
+    def day(at: float) -> dict[str, Any]:
+        return days.setdefault(day_of(at), {"aggregate": DayAggregate(), "leads": {}, "cold": {}})
+
+    for transition in transitions:
+        if transition.kind != "lead":
+            continue
+        entry = day(transition.at)
+        entry["aggregate"].add(transition)
+        if transition.from_stage is not None:
+            entry["leads"][transition.from_stage] = entry["leads"].get(transition.from_stage, 0) - 1
+        entry["leads"][transition.to_stage] = entry["leads"].get(transition.to_stage, 0) + 1
+    for at, stage, change in cold_moves:
+        entry = day(at)
+        entry["cold"][stage] = entry["cold"].get(stage, 0) + change
+    return {
+        when: {
+            "aggregate": entry["aggregate"].to_dict(),
+            "leads": {stage: n for stage, n in entry["leads"].items() if n},
+            "cold": {stage: n for stage, n in entry["cold"].items() if n},
+        }
+        for when, entry in days.items()
+    }
+
+
+def roll_up(previous: Snapshot, deltas: Iterable[Mapping[str, Any]]) -> tuple[DayAggregate, Snapshot]:
+    """A day's aggregate from its saves' deltas, and the snapshot at the next midnight: the one
+    before plus the day's changes (counts cannot be reconstructed later, so they are carried)."""
+    aggregate = DayAggregate()
+    counts = {"leads": dict(previous.leads), "accounts": dict(previous.accounts), "cold": dict(previous.cold)}
+    for delta in deltas:
+        aggregate = aggregate.merge(DayAggregate.from_dict(delta.get("aggregate") or {}))
+        for name in ("leads", "cold"):
+            for stage, change in (delta.get(name) or {}).items():
+                counts[name][stage] = counts[name].get(stage, 0) + int(change)
+    return aggregate, Snapshot.from_dict({name: {s: n for s, n in c.items() if n > 0} for name, c in counts.items()})

@@ -1,4 +1,5 @@
-"""The daily schedule: EventBridge Scheduler starts a run, its work items (SQS) walk the due leads.
+"""The daily schedule: EventBridge Scheduler starts a run (and the velocity report goes out), its
+work items (SQS) walk the due leads.
 
 The run's time is the schedule's own (`<aws.scheduler.scheduled-time>` in the payload), so a
 retried or repeated invocation of the same run queues the same ticks, which SQS deduplicates and
@@ -15,9 +16,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..adapters.dynamodb import LeadRepository
+from ..adapters.mail import SesMailer
+from ..adapters.metrics import MetricsRepository
 from ..adapters.queue import ScoringQueue
 from ..core.events import parse_timestamp
 from ..service.decaying import DueLeadsWalker, WorkItem, WorkQueue
+from ..service.reporting import VelocityReporting
+from ..service.scoring import load_compiled_model
 from ..settings import STORAGE, Settings
 from .common import logger, metrics
 
@@ -33,6 +38,17 @@ def walker() -> DueLeadsWalker:
     )
 
 
+@cache
+def reporting() -> VelocityReporting:
+    settings = Settings.from_env(required=(*STORAGE, "sender_address"))
+    return VelocityReporting(
+        MetricsRepository(settings),
+        load_compiled_model(settings),
+        SesMailer(settings.region, outbox_dir=settings.outbox_dir or None),
+        settings.sender_address,
+    )
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -41,7 +57,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         at = parse_timestamp(event["at"])
         shards = walker().start(at)
         logger.info("daily run started", extra={"at": event["at"], "work_items": shards})
-        return {"started": shards}
+        report = reporting().run(at)  # yesterday's figures are complete: decay ticks only touch today
+        logger.info("velocity report", extra=report)
+        return {"started": shards, **report}
     failures = []
     ticks = 0
     for record in records:

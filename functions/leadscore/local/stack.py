@@ -31,6 +31,7 @@ TABLE_ENV = {
     "AccountsTable": "ACCOUNTS_TABLE",
     "RateLimitTable": "RATE_LIMIT_TABLE",
     "AlertsTable": "ALERTS_TABLE",
+    "MetricsTable": "METRICS_TABLE",
 }
 
 

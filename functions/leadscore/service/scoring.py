@@ -39,6 +39,7 @@ from ..core.engine import (
 from ..core.events import EventError, anonymous_lead, event_to_json, format_timestamp, parse_event
 from ..core.loader import load_model
 from ..core.state import Alert, Event, LeadState, Outcome
+from ..core.velocity import Transition, save_deltas, transitions_from_outcome
 from ..settings import STORAGE, Settings
 
 # A visitor identified after a long anonymous history brings at most this many of its newest
@@ -47,6 +48,46 @@ MAX_REPLAYED = 100
 
 
 TICK = "schedule_tick"  # not an event type anyone can send: parse_event refuses unknown types at the doors
+
+
+class StageMoves:
+    """The stage moves and cold changes of one save, for the day's velocity figures.
+
+    A cold lead that moves stage takes its cold count along; turning cold counts in its stage,
+    becoming active again leaves the stage it was cold in. Anonymous visitors are not counted.
+    """
+
+    def __init__(self, lead: str) -> None:
+        self.lead = lead
+        self.transitions: list[Transition] = []
+        self.cold: list[tuple[float, str, int]] = []
+        self._entered: float | None = None
+        self._stage = ""
+        self._was_cold = False
+
+    def before(self, state: LeadState) -> None:
+        self._entered = state.stage_history[-1][1] if state.stage_history else None
+        self._stage = state.stage
+        self._was_cold = state.cold_since is not None
+
+    def after(self, state: LeadState, outcome: Outcome, cause: str, at: float) -> None:
+        if self.lead.startswith("anon:"):
+            return
+        if self._entered is None and cause in ("decay", "cold"):
+            moved = []  # a lead enters the funnel with its first event, not with the catch-up before it
+        else:
+            moved = transitions_from_outcome(self.lead, outcome, cause, self._entered, at=at)
+        self.transitions.extend(moved)
+        is_cold = state.cold_since is not None
+        if self._was_cold and is_cold:
+            for move in moved:
+                if move.from_stage is not None:
+                    self.cold.append((at, move.from_stage, -1))
+                self.cold.append((at, move.to_stage, 1))
+        elif self._was_cold:
+            self.cold.append((at, self._stage, -1))
+        elif is_cold:
+            self.cold.append((at, state.stage, 1))
 
 
 def next_due_at(model: CompiledModel, state: LeadState) -> float | None:
@@ -152,18 +193,24 @@ class ScoringService:
         plan = LeadCommit(state, version, 0.0, self.model.version, previous_account=previous_account, aliases=aliases)
         outcomes = []
         counts = {"scored": 0, "duplicate": 0, "late": 0}
+        moves = StageMoves(lead)
         for event in sorted(events, key=lambda e: (e.ts, e.id)):
+            moves.before(state)
             decayed = apply_decay(self.model, state, event.ts)  # the inactivity before this event
+            moves.after(state, decayed, "decay", event.ts)
             if decayed.changes:
                 plan.scored.append(self._scored(lead, f"decay-{int(event.ts)}", "decay", event.ts, decayed))
                 outcomes.append(decayed)
+            moves.before(state)
             if event.type == TICK:
                 cooled = mark_cold(self.model, state, event.ts)
+                moves.after(state, cooled, "cold", event.ts)
                 if cooled.changes:
                     plan.scored.append(self._scored(lead, f"cold-{int(event.ts)}", "cold", event.ts, cooled))
                     outcomes.append(cooled._replace(alerts=[self._cold_alert(state, event.ts)]))
                 continue  # a tick is neither logged nor remembered: it is idempotent by itself
             outcome = apply_event(self.model, state, event)
+            moves.after(state, outcome, event.type, event.ts)
             counts[outcome.status] += 1
             if outcome.status == "duplicate":
                 continue  # logged when it was first scored
@@ -180,6 +227,7 @@ class ScoringService:
             plan.alerts = [self._record(alert, state.profile, state.account, result) for alert in fired]
             plan.score = main_score(self.model, state)
             plan.due_at = next_due_at(self.model, state)
+            plan.day_figures = save_deltas(moves.transitions, moves.cold)
             self.repository.commit(plan)  # the alerts are stored with the change that caused them
             result.scored += counts["scored"]
             result.alerts.extend(fired)
