@@ -221,6 +221,13 @@ def test_the_daily_run_reads_only_the_due_index_and_queues_ticks():
     assert index["IndexName"] == "DueIndex" and index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
 
 
+def test_the_daily_run_defaults_to_the_shipped_models_report_schedule():
+    from leadscore.core.loader import load_model
+
+    default = read_template()["Parameters"]["DailyScheduleExpression"]["Default"]
+    assert default == load_model(ROOT / "rules").spec.reports.velocity.schedule
+
+
 def test_lead_reads_are_not_public():
     resources = read_template()["Resources"]
     event = resources["LeadsFunction"]["Properties"]["Events"]["Read"]["Properties"]
