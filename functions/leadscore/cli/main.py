@@ -18,6 +18,7 @@ from ..core.spec import json_schema
 from ..core.units import format_number
 from .calibrate import add_calibrate_command
 from .explain import explain
+from .openapi import add_openapi_command
 from .report import add_report_command
 from .simulate import EventFileError, diff_report, events_from, leaderboard
 from .tables import render
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_command(commands)
     add_calibrate_command(commands)
+    add_openapi_command(commands)
 
     alerts = commands.add_parser("alerts", help="the recorded alerts and whether each was sent (ALERTS_TABLE)")
     alerts.add_argument("--status", choices=["pending", "sending", "sent", "failed"], help="only these")
