@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DOCS, help="folder to write to (default: docs/)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    subject, _, html, _ = sample()
+    subject, _, html, csv_text = sample()
     html_path = args.out / "velocity-report-sample.html"
     html_path.write_text(html, encoding="utf-8", newline="")
-    written = [html_path.name]
+    (args.out / "velocity-report-sample.csv").write_text(csv_text, encoding="utf-8", newline="")
+    written = [html_path.name, "velocity-report-sample.csv"]
     if args.screenshot:
         screenshot(html_path, args.out / "velocity-report-sample.png")
         written.append("velocity-report-sample.png")

@@ -28,3 +28,12 @@ def test_cold_start_benchmark_runs():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "leadscore.handlers.consumer" in result.stdout
+
+
+def test_daily_decay_benchmark_runs_and_decays_each_due_lead_with_one_read_and_one_write():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/daily_decay.py", "--leads", "40"], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "20 ticks scored, 0 failed" in result.stdout
+    assert "per decayed lead: 1.00 reads (GetItem), 1.00 conditional writes" in result.stdout

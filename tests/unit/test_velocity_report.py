@@ -221,8 +221,9 @@ def test_the_committed_sample_matches_the_renderer():
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    subject, _, page, _ = script.sample()
+    subject, _, page, csv_text = script.sample()
     committed = (ROOT / "docs/velocity-report-sample.html").read_bytes().decode("utf-8")
     assert committed == page, "run scripts/render_velocity_report_sample.py --screenshot"
+    assert (ROOT / "docs/velocity-report-sample.csv").read_bytes().decode("utf-8") == csv_text
     assert subject.startswith("Stage velocity 9 Nov 2026 (fjordline-b2b): 1 new lead in 7 days")
     assert (ROOT / "docs/velocity-report-sample.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
