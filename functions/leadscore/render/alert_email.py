@@ -28,6 +28,8 @@ from urllib.parse import quote, urlsplit
 from leadscore.core.alerts import ACCOUNT_KINDS
 from leadscore.core.units import format_number
 
+from .page import FONT, INK, email_page
+
 _MAX_VALUE = 300  # a profile value longer than this is cut with an ellipsis
 _MAX_COMMENT = 1000  # the NPS comment is the one free text sales should read whole
 _MAX_SUBJECT = 200
@@ -526,8 +528,8 @@ def _footer(context: AlertContext) -> list[str]:
 
 # --- HTML ----------------------------------------------------------------------------------------
 
-_FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
-_INK = "#1b2a3a"
+_FONT = FONT
+_INK = INK
 _MUTED = "#66768a"
 _LINE = "#e7ebf0"
 _NAVY = "#10243d"
@@ -850,21 +852,7 @@ def _html(context: AlertContext, facts: _Facts, subject: str) -> str:
         f"Sent by leadscore because this {'account' if facts.is_account else 'lead'} crossed an alert threshold. "
         f"Times are UTC.<br>{footer_ids}</div></td></tr>"
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="x-apple-disable-message-reformatting">'
-        f"<title>{_h(subject)}</title></head>\n"
-        f'<body style="margin:0;padding:0;background-color:#e9edf2;font-family:{_FONT};color:{_INK};">\n'
-        f'<div style="display:none;max-height:0;overflow:hidden;mso-hide:all;">{_h(preheader)}</div>\n'
-        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="#e9edf2" '
-        'style="background-color:#e9edf2;"><tr><td align="center" style="padding:24px 8px;">\n'
-        '<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff" '
-        f'style="width:600px;max-width:600px;background-color:#ffffff;border:1px solid #d8dee6;font-family:{_FONT};">\n'
-        f"{sections}\n{footer}\n"
-        "</table>\n</td></tr></table>\n</body></html>\n"
-    )
+    return email_page(subject, preheader, f"{sections}\n{footer}")
 
 
 # --- plain text ----------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from datetime import date
 
 from leadscore.core.velocity import Comparison, Figures, StageReport, VelocityReport
 
+from .page import FONT, INK, email_page
+
 _MAX_NAME = 40  # a stage id or a cause longer than this is cut with an ellipsis
 _MAX_TEXT_WIDTH = 96  # every plain-text line stays under 100 characters
 _ELLIPSIS = "\u2026"
@@ -185,8 +187,8 @@ def _flow_line(report: VelocityReport, index: int) -> str | None:
 
 # --- HTML ------------------------------------------------------------------------------------------
 
-_FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
-_INK = "#1b2a3a"
+_FONT = FONT
+_INK = INK
 _MUTED = "#66768a"
 _LINE = "#e7ebf0"
 _NAVY = "#10243d"
@@ -539,21 +541,7 @@ def _html(report: VelocityReport, model_name: str, today: date, subject: str) ->
             _footer_html(report),
         )
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="x-apple-disable-message-reformatting">'
-        f"<title>{_h(subject)}</title></head>\n"
-        f'<body style="margin:0;padding:0;background-color:#e9edf2;font-family:{_FONT};color:{_INK};">\n'
-        f'<div style="display:none;max-height:0;overflow:hidden;mso-hide:all;">{_h(preheader)}</div>\n'
-        '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" bgcolor="#e9edf2" '
-        'style="background-color:#e9edf2;"><tr><td align="center" style="padding:24px 8px;">\n'
-        '<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0" bgcolor="#ffffff" '
-        f'style="width:600px;max-width:600px;background-color:#ffffff;border:1px solid #d8dee6;font-family:{_FONT};">\n'
-        f"{sections}\n"
-        "</table>\n</td></tr></table>\n</body></html>\n"
-    )
+    return email_page(subject, preheader, sections)
 
 
 # --- plain text ------------------------------------------------------------------------------------
