@@ -180,7 +180,7 @@ def content_height(png: bytes, margin: int = 24) -> int:
     return last + 1 + margin
 
 
-def _chromium(html: Path, png: Path, height: int) -> None:
+def _chromium(html: Path, png: Path, height: int, width: int) -> None:
     with tempfile.TemporaryDirectory(prefix="leadscore-chromium-") as profile:
         subprocess.run(
             [
@@ -195,7 +195,7 @@ def _chromium(html: Path, png: Path, height: int) -> None:
                 "--disable-sync",
                 f"--user-data-dir={profile}",
                 "--hide-scrollbars",
-                f"--window-size={WIDTH},{height}",
+                f"--window-size={width},{height}",
                 f"--screenshot={png}",
                 html.resolve().as_uri(),
             ],
@@ -205,13 +205,13 @@ def _chromium(html: Path, png: Path, height: int) -> None:
         )
 
 
-def screenshot(html: Path, png: Path) -> None:
+def screenshot(html: Path, png: Path, width: int = WIDTH, probe_height: int = 4000) -> None:
     """Two passes: a tall window to measure the content, then a window cropped to it."""
     with tempfile.TemporaryDirectory(prefix="leadscore-shot-") as tmp:
         probe = Path(tmp) / "probe.png"
-        _chromium(html, probe, 4000)
+        _chromium(html, probe, probe_height, width)
         height = content_height(probe.read_bytes())
-    _chromium(html, png, height)
+    _chromium(html, png, height, width)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,7 @@ renderer does; tests/unit/test_velocity_report.py checks the HTML did not drift.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -24,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "functions"))  # runs from a checkout without installing
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from render_alert_email_sample import content_height  # noqa: E402
+from render_alert_email_sample import screenshot as shoot  # noqa: E402
 
 from leadscore.cli.simulate import events_from  # noqa: E402
 from leadscore.core.compiler import compile_model  # noqa: E402
@@ -36,7 +34,6 @@ DOCS = ROOT / "docs"
 RULES = ROOT / "rules"
 TRAFFIC = ROOT / "events" / "sample-traffic.jsonl"
 SAMPLE_DAY = date(2026, 11, 9)
-CHROMIUM = "/usr/bin/chromium"
 WIDTH = 760
 
 
@@ -47,38 +44,9 @@ def sample() -> tuple[str, str, str, str]:
     return render_report(report, loaded.spec.name, SAMPLE_DAY)
 
 
-def _chromium(html: Path, png: Path, height: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="leadscore-chromium-") as profile:
-        subprocess.run(
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={profile}",
-                "--hide-scrollbars",
-                f"--window-size={WIDTH},{height}",
-                f"--screenshot={png}",
-                html.resolve().as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-
-
 def screenshot(html: Path, png: Path) -> None:
-    """Two passes: a tall window to measure the content, then a window cropped to it."""
-    with tempfile.TemporaryDirectory(prefix="leadscore-shot-") as tmp:
-        probe = Path(tmp) / "probe.png"
-        _chromium(html, probe, 6000)
-        height = content_height(probe.read_bytes())
-    _chromium(html, png, height)
+    """The alert sample's two-pass Chromium screenshot, at this email's width."""
+    shoot(html, png, width=WIDTH, probe_height=6000)
 
 
 def main(argv: list[str] | None = None) -> int:
