@@ -222,7 +222,8 @@ class ScoringService:
                     LoggedEvent(lead, event.id, event.type, event.ts, raw[event.id], event_to_json(event))
                 )
         latest = max(events, key=lambda e: (e.ts, e.id))
-        if plan.scored or plan.logged or aliases:
+        saved = bool(plan.scored or plan.logged or aliases)
+        if saved:
             fired = [alert for outcome in outcomes for alert in outcome.alerts]
             plan.alerts = [self._record(alert, state.profile, state.account, result) for alert in fired]
             plan.score = main_score(self.model, state)
@@ -233,9 +234,10 @@ class ScoringService:
             result.alerts.extend(fired)
         result.duplicates += counts["duplicate"]
         result.late += counts["late"]
-        if state.account and self.model.account_alerts:
+        if state.account and self.model.account_alerts and (saved or counts["duplicate"]):
             # also after a batch of duplicates: a crash between the lead's save and this check
-            # must not lose the account's crossing (the flip is idempotent)
+            # must not lose the account's crossing (the flip is idempotent); a tick that changed
+            # nothing has nothing to check
             result.alerts.extend(self._account_alerts(state.account, latest, state.profile, result))
 
     @staticmethod
