@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import math
 import re
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,12 +27,11 @@ from urllib.parse import quote, urlsplit
 from leadscore.core.alerts import ACCOUNT_KINDS
 from leadscore.core.units import format_number
 
-from .page import FONT, INK, email_page
+from .page import FONT, INK, email_page, wrap_text
 
 _MAX_VALUE = 300  # a profile value longer than this is cut with an ellipsis
 _MAX_COMMENT = 1000  # the NPS comment is the one free text sales should read whole
 _MAX_SUBJECT = 200
-_MAX_TEXT_WIDTH = 96  # plain-text lines are wrapped here, so every line stays under 100
 _MAX_RULES = 8
 _MAX_ACTIVITIES = 8
 _MAX_BUYERS = 10
@@ -863,19 +861,7 @@ def _text_table(rows: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def _wrap(lines: Sequence[str]) -> str:
-    """Every line under 100 characters: long ones wrap under their own indent."""
-    out: list[str] = []
-    for line in lines:
-        if len(line) <= _MAX_TEXT_WIDTH:
-            out.append(line)
-            continue
-        indent = " " * min(len(line) - len(line.lstrip(" ")) + 4, 30)
-        out.extend(
-            textwrap.wrap(
-                line, width=_MAX_TEXT_WIDTH, subsequent_indent=indent, break_long_words=True, break_on_hyphens=False
-            )
-        )
-    return "\n".join(out) + "\n"
+    return wrap_text(lines)
 
 
 def _text(context: AlertContext, facts: _Facts) -> str:

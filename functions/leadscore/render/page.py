@@ -4,9 +4,26 @@ the same in Outlook, Gmail and Apple Mail (no <style>, no scripts, no external i
 from __future__ import annotations
 
 import html
+import textwrap
+from collections.abc import Iterable
 
 FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
 INK = "#1b2a3a"
+TEXT_WIDTH = 96  # plain-text lines are wrapped here, so every line stays under 100 characters
+
+
+def wrap_text(lines: Iterable[str]) -> str:
+    """The plain-text part: a long line wraps under its own indent."""
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= TEXT_WIDTH:
+            out.append(line)
+            continue
+        indent = " " * min(len(line) - len(line.lstrip(" ")) + 4, 30)
+        out.extend(
+            textwrap.wrap(line, width=TEXT_WIDTH, subsequent_indent=indent, break_long_words=True, break_on_hyphens=False)
+        )
+    return "\n".join(out) + "\n"
 
 
 def email_page(subject: str, preheader: str, body: str) -> str:

@@ -15,16 +15,14 @@ import html
 import io
 import math
 import re
-import textwrap
 from collections.abc import Sequence
 from datetime import date
 
 from leadscore.core.velocity import Comparison, Figures, StageReport, VelocityReport
 
-from .page import FONT, INK, email_page
+from .page import FONT, INK, email_page, wrap_text
 
 _MAX_NAME = 40  # a stage id or a cause longer than this is cut with an ellipsis
-_MAX_TEXT_WIDTH = 96  # every plain-text line stays under 100 characters
 _ELLIPSIS = "\u2026"
 _UP, _DOWN = "\u25b2", "\u25bc"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -668,20 +666,8 @@ def _text(report: VelocityReport, model_name: str, today: date) -> str:
 
 
 def _wrap(lines: Sequence[str]) -> str:
-    """Every line under 100 characters: a long one (many long cause names) wraps under its own indent."""
-    out: list[str] = []
-    for line in lines:
-        line = line if line == "-- " else line.rstrip()  # the signature delimiter keeps its space
-        if len(line) <= _MAX_TEXT_WIDTH:
-            out.append(line)
-            continue
-        indent = " " * min(len(line) - len(line.lstrip(" ")) + 4, 30)
-        out.extend(
-            textwrap.wrap(
-                line, width=_MAX_TEXT_WIDTH, subsequent_indent=indent, break_long_words=True, break_on_hyphens=False
-            )
-        )
-    return "\n".join(out) + "\n"
+    """Trailing spaces go, except the signature delimiter's ("-- "); then page.wrap_text."""
+    return wrap_text(line if line == "-- " else line.rstrip() for line in lines)
 
 
 # --- CSV -------------------------------------------------------------------------------------------
