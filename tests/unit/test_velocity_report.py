@@ -74,11 +74,11 @@ def test_the_html_shows_the_figures_with_arrows_against_the_period_before():
     assert "Awareness 3 75%" in text  # the funnel: count and share today
     assert "2 moved on, after 3 d on average" in text  # awareness -> consideration, 30 days
     assert "Consideration 1 lead today \u00b7 25%" in text
-    # awareness: yesterday one left after 4 d (median estimate 5.5 d, in the 4-7d bucket);
-    # last 7 days: entered 4 (was 1), two left after 2 d and 4 d: average 3 d, median estimate 4 d
+    # awareness: yesterday one left after 4 d (median 4 d);
+    # last 7 days: entered 4 (was 1), two left after 2 d and 4 d: average 3 d, median 3 d
     assert "Entered \u25b2 from 0 2 \u25b2 300% 4 \u25b2 from 0 5" in text
     assert "Average time in stage 4 d 3 d 3 d" in text
-    assert "Median time (estimate) 5.5 d 4 d 4 d" in text
+    assert "Median time 4 d 3 d 3 d" in text
     # consideration, yesterday: one fell back after 3 days, none moved on: conversion 0%
     assert "Conversion 0% 0% 0%" in text
     assert "Moved in by page_view (3), decay (1), form_submit (1)" in text
@@ -179,8 +179,8 @@ def test_the_csv_has_one_row_per_stage_kind_and_period_with_every_figure():
         "conversion_previous_pct": "",
         "avg_days_in_stage": "3",
         "avg_days_in_stage_previous": "",
-        "median_days_in_stage_estimate": "4",
-        "median_days_in_stage_previous_estimate": "",
+        "median_days_in_stage": "3",
+        "median_days_in_stage_previous": "",
         "leavers_timed": "2",
         "top_causes_in": "page_view:2; decay:1; form_submit:1",
         # a cause a spreadsheet would run as a formula is quoted

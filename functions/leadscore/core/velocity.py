@@ -30,23 +30,22 @@ DAY = 86400
 KINDS = ("lead", "account")
 DIRECTIONS = ("entry", "forward", "back")
 
-# Time-in-stage histogram: fixed, log-spaced buckets (upper bound exclusive), so two histograms
-# always add up bucket by bucket. A month is 30 days. The last bucket is open-ended.
-BUCKETS: tuple[tuple[str, float], ...] = (
-    ("<1h", HOUR),
-    ("1-6h", 6 * HOUR),
-    ("6-24h", DAY),
-    ("1-2d", 2 * DAY),
-    ("2-4d", 4 * DAY),
-    ("4-7d", 7 * DAY),
-    ("1-2w", 14 * DAY),
-    ("2w-1mo", 30 * DAY),
-    ("1-2mo", 60 * DAY),
-    ("2-4mo", 120 * DAY),
-    (">4mo", math.inf),
-)
+
+# Time-in-stage histogram: fixed buckets (lower bound inclusive) that stay narrow where times
+# are typical, so a median from them is within an hour below two days, a day below 18 weeks, a
+# week below two years; each bucket also keeps the sum of its times, and the median is read from
+# the mean of the bucket that holds it (exact when that bucket's times are equal, as in hand-worked
+# examples). Fixed bounds make two histograms add up bucket by bucket. The last bucket is open.
+def _bucket_bounds() -> tuple[tuple[str, float], ...]:
+    bounds = [(f"{h}h", h * HOUR) for h in range(48)]
+    bounds += [(f"{d}d", d * DAY) for d in range(2, 126)]
+    bounds += [(f"{w}w", w * 7 * DAY) for w in range(18, 105)]
+    return tuple(bounds)
+
+
+BUCKETS: tuple[tuple[str, float], ...] = _bucket_bounds()  # (label, lower bound in seconds)
 BUCKET_LABELS: tuple[str, ...] = tuple(label for label, _ in BUCKETS)
-_UPPER: tuple[float, ...] = tuple(upper for _, upper in BUCKETS)
+_LOWER: tuple[float, ...] = tuple(lower for _, lower in BUCKETS)
 _BUCKET_INDEX = {label: index for index, label in enumerate(BUCKET_LABELS)}
 
 TOP_CAUSES = 3
@@ -175,32 +174,42 @@ def day_start(day: date) -> float:
 
 
 def bucket_index(seconds: float) -> int:
-    return bisect.bisect_right(_UPPER, seconds)
+    return max(0, bisect.bisect_right(_LOWER, seconds) - 1)
 
 
-def estimate_median(histogram: Sequence[int]) -> float | None:
-    """The median time from a histogram: linear inside the bucket that holds it (an estimate).
+def bucket_width(index: int) -> float:
+    """How far a time in this bucket can be from its mean (the open last bucket: infinite)."""
+    return _LOWER[index + 1] - _LOWER[index] if index + 1 < len(_LOWER) else math.inf
 
-    In the open-ended last bucket (over 4 months) the estimate is its lower edge: "at least".
+
+def estimate_median(histogram: Sequence[int], sums: Sequence[float]) -> float | None:
+    """The median time: the middle leaver's (or the two middle leavers' average) bucket mean.
+
+    Exact when the times sharing a bucket are equal; otherwise off by less than the bucket width.
     """
     total = sum(histogram)
     if total == 0:
         return None
-    half = total / 2
-    below = 0
-    for index, count in enumerate(histogram):
-        if count and below + count >= half:
-            lower = _UPPER[index - 1] if index else 0.0
-            upper = _UPPER[index]
-            if math.isinf(upper):
-                return lower
-            return lower + (half - below) / count * (upper - lower)
-        below += count
-    return None  # unreachable: the counts add up to total
+    ranks = (total // 2, total // 2 + 1) if total % 2 == 0 else ((total + 1) // 2,)
+    values = []
+    for rank in ranks:
+        below = 0
+        for index, count in enumerate(histogram):
+            if count and below + count >= rank:
+                values.append(sums[index] / count)
+                break
+            below += count
+    return sum(values) / len(values)
 
 
 def _empty_histogram() -> list[int]:
     return [0] * len(BUCKETS)
+
+
+def _bucket_of(label: Any, what: str) -> int:
+    if label not in _BUCKET_INDEX:
+        raise ValueError(f"{what}: unknown bucket {label!r}; buckets are 0h..47h, 2d..125d, 18w..104w")
+    return _BUCKET_INDEX[label]
 
 
 def _add_counts(target: dict[str, int], source: Mapping[str, int]) -> None:
@@ -229,6 +238,7 @@ class StageStats:
     time_count: int = 0  # leavers with a known time in stage (histogram total)
     time_sum: int = 0  # their seconds in stage, summed: exact average
     histogram: list[int] = field(default_factory=_empty_histogram)
+    bucket_seconds: list[int] = field(default_factory=_empty_histogram)  # per bucket, its times summed
     causes_in: dict[str, int] = field(default_factory=dict)
     causes_out: dict[str, int] = field(default_factory=dict)
 
@@ -244,6 +254,7 @@ class StageStats:
         self.time_count += other.time_count
         self.time_sum += other.time_sum
         self.histogram = [a + b for a, b in zip(self.histogram, other.histogram, strict=True)]
+        self.bucket_seconds = [a + b for a, b in zip(self.bucket_seconds, other.bucket_seconds, strict=True)]
         _add_counts(self.causes_in, other.causes_in)
         _add_counts(self.causes_out, other.causes_out)
 
@@ -262,6 +273,9 @@ class StageStats:
         histogram = {BUCKET_LABELS[i]: count for i, count in enumerate(self.histogram) if count}
         if histogram:
             data["histogram"] = histogram
+            data["bucket_seconds"] = {
+                BUCKET_LABELS[i]: n for i, n in enumerate(self.bucket_seconds) if self.histogram[i]
+            }
         for name in ("causes_in", "causes_out"):
             counts = {cause: n for cause, n in sorted(getattr(self, name).items()) if n}
             if counts:
@@ -274,9 +288,9 @@ class StageStats:
         for name in ("entered", "new", "left_forward", "left_back", "time_count", "time_sum"):
             setattr(stats, name, _count(data.get(name, 0), name))
         for label, count in (data.get("histogram") or {}).items():
-            if label not in _BUCKET_INDEX:
-                raise ValueError(f"histogram: unknown bucket {label!r}; known: {', '.join(BUCKET_LABELS)}")
-            stats.histogram[_BUCKET_INDEX[label]] = _count(count, f"histogram.{label}")
+            stats.histogram[_bucket_of(label, "histogram")] = _count(count, f"histogram.{label}")
+        for label, seconds in (data.get("bucket_seconds") or {}).items():
+            stats.bucket_seconds[_bucket_of(label, "bucket_seconds")] = _count(seconds, f"bucket_seconds.{label}")
         for name in ("causes_in", "causes_out"):
             counts = {str(cause): _count(n, f"{name}.{cause}") for cause, n in (data.get(name) or {}).items()}
             setattr(stats, name, {cause: n for cause, n in counts.items() if n})
@@ -316,6 +330,7 @@ class DayAggregate:
             out.time_count += 1
             out.time_sum += seconds
             out.histogram[bucket_index(seconds)] += 1
+            out.bucket_seconds[bucket_index(seconds)] += seconds
 
     def get(self, kind: str, stage: str) -> StageStats:
         """The stats of one stage; empty (all zeros) when nothing happened there."""
@@ -340,7 +355,7 @@ class DayAggregate:
         """JSON-safe and DynamoDB-safe (integers only), e.g.
 
         {"lead": {"consideration": {"entered": 3, "new": 1, "left_forward": 1, "time_count": 1,
-         "time_sum": 93600, "histogram": {"1-2d": 1}, "causes_in": {"whitepaper-download": 2,
+         "time_sum": 93600, "histogram": {"26h": 1}, "bucket_seconds": {"26h": 93600}, "causes_in": {"whitepaper-download": 2,
          "page_view": 1}, "causes_out": {"pricing-page": 1}}}, "account": {...}}
 
         Every leaf is a count and a missing leaf is 0, so the dict of merge(a, b) is the two
@@ -484,7 +499,7 @@ class Figures:
     fell_back: int  # left back
     conversion: float | None  # of those who left, the share that left forward (0..1); None if none left
     avg_seconds: float | None  # exact: sum / count of times in stage of those who left
-    median_seconds: float | None  # estimated from the histogram
+    median_seconds: float | None  # from the histogram: within one bucket's width of the true median
     timed: int  # leavers whose time in stage is known
     causes_in: tuple[tuple[str, int], ...]  # top causes, most first
     causes_out: tuple[tuple[str, int], ...]
@@ -503,7 +518,7 @@ class Figures:
             fell_back=stats.left_back,
             conversion=stats.left_forward / left if left else None,
             avg_seconds=stats.time_sum / stats.time_count if stats.time_count else None,
-            median_seconds=estimate_median(stats.histogram),
+            median_seconds=estimate_median(stats.histogram, stats.bucket_seconds),
             timed=stats.time_count,
             causes_in=top_causes(stats.causes_in),
             causes_out=top_causes(stats.causes_out),
@@ -663,7 +678,9 @@ def velocity_report(
 # --- what one save adds, and the daily roll-up (the deployed path) --------------------------------
 
 
-def save_deltas(transitions: Iterable[Transition], cold_moves: Iterable[tuple[float, str, int]]) -> dict[date, dict[str, Any]]:
+def save_deltas(
+    transitions: Iterable[Transition], cold_moves: Iterable[tuple[float, str, int]]
+) -> dict[date, dict[str, Any]]:
     """Per UTC day, what one lead save adds to the day's figures: its transitions as a day aggregate,
     and the change in leads (and cold leads) per stage. Stored as one small item per save and day,
     they add up (add_dicts) into the day's aggregate and the next morning's snapshot."""

@@ -115,7 +115,7 @@ _ROWS: tuple[tuple[str, str, str, str], ...] = (
     ("Fell back", "fell_back", "down", "pct"),
     ("Conversion", "conversion", "up", "pts"),
     ("Average time in stage", "avg_seconds", "down", "time"),
-    ("Median time (estimate)", "median_seconds", "down", "time"),
+    ("Median time", "median_seconds", "down", "time"),
 )
 
 
@@ -514,8 +514,8 @@ def _footer_html(report: VelocityReport) -> str:
         "<b>How to read it.</b> Entered counts every move into a stage (new leads, moves forward and falls "
         "back). Conversion is the share of those who left a stage that moved on rather than fell back. "
         "Time in stage is measured on the leads that left the stage in the period: the average is exact, the "
-        "median is estimated from time buckets (&lt;1h, 1-6h, 6-24h, 1-2d, 2-4d, 4-7d, 1-2w, 2w-1mo, 1-2mo, "
-        "2-4mo, &gt;4mo). A lead that skips a stage counts only where it lands. Days are UTC; "
+        "median is read from time buckets an hour wide below two days, a day wide below 18 weeks and a week "
+        "wide beyond (exact when the middle leavers' times share nothing but their bucket). A lead that skips a stage counts only where it lands. Days are UTC; "
         "&ldquo;Yesterday&rdquo; is the last full day. Sent by leadscore from daily aggregates and the "
         f"snapshot of {_h(_day(report.snapshot_day) if report.snapshot_day else 'no day yet')}.</div></td></tr>"
     )
@@ -659,8 +659,9 @@ def _text(report: VelocityReport, model_name: str, today: date) -> str:
     lines += [
         "",
         "-- ",
-        "Time in stage: leads that left the stage in the period; average exact, median estimated",
-        "from time buckets. Conversion: share of leavers that moved on. Days are UTC.",
+        "Time in stage: leads that left the stage in the period; average exact, median to the hour",
+        "(under 2 days), the day (under 18 weeks) or the week. Conversion: share of leavers that moved on.",
+        "Days are UTC.",
     ]
     return _wrap(lines)
 
@@ -692,8 +693,8 @@ CSV_HEADER = (
     "conversion_previous_pct",
     "avg_days_in_stage",
     "avg_days_in_stage_previous",
-    "median_days_in_stage_estimate",
-    "median_days_in_stage_previous_estimate",
+    "median_days_in_stage",
+    "median_days_in_stage_previous",
     "leavers_timed",
     "top_causes_in",
     "top_causes_out",
