@@ -145,8 +145,8 @@ def test_a_hand_made_month_gives_exact_figures_with_decay(capsys, tiny, tmp_path
         "conversion_previous_pct": "",
         "avg_days_in_stage": "6.44",  # (2 d 6 h + 10 d 15 h) / 2
         "avg_days_in_stage_previous": "",
-        "median_days_in_stage_estimate": "4",  # the top of the 2-4d bucket that holds the first half
-        "median_days_in_stage_previous_estimate": "",
+        "median_days_in_stage": "6.44",  # two leavers: the mean of 2 d 6 h and 10 d 15 h
+        "median_days_in_stage_previous": "",
         "leavers_timed": "2",
         "top_causes_in": "decay:1; pricing:1; wp:1",
         "top_causes_out": "decay:1; wp:1",

@@ -197,11 +197,16 @@ def test_dynamodb_calls_per_batch(engine):
         client.meta.events.register("before-call.dynamodb", count)
     try:
         service.score([accepted(f"c{i}", at=f"2026-11-20T10:0{i}:00Z") for i in range(10)])
+        first = list(calls)
+        calls.clear()
+        service.score([accepted(f"d{i}", at=f"2026-11-20T11:0{i}:00Z") for i in range(10)])
     finally:
         for client in clients.values():
             client.meta.events.unregister("before-call.dynamodb", count)
     # one read of the lead, ONE transaction (lead, history item, event-log item, account
-    # member), one query of the account's members
+    # member), one query of the account's members, and a second transaction only when the
+    # account moves stage (here it enters its first one: summary and day figures, together)
+    assert first == ["GetItem", "TransactWriteItems", "Query", "TransactWriteItems"]
     assert calls == ["GetItem", "TransactWriteItems", "Query"]
 
 
@@ -209,7 +214,8 @@ def test_account_items_are_one_per_member_not_one_hot_item(engine):
     service = engine.service(COUNTING)
     service.score([accepted("x1"), accepted("x2", email="bob@acme.example")])
     keys = sorted(item.sk for item in AccountItem.query("acme.example"))
-    assert keys == ["member#ann@acme.example", "member#bob@acme.example"]
+    # a member item each, and the account's summary (its counted stage), written only when it moves
+    assert keys == ["#summary", "member#ann@acme.example", "member#bob@acme.example"]
 
 
 def test_a_late_event_is_not_scored_but_kept_in_the_event_log(engine):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,8 @@ class AccountItem(Model):
     score = NumberAttribute(null=True)
     armed = BooleanAttribute(null=True)  # before alerts had names: False meant `account` had fired
     disarmed = UnicodeSetAttribute(null=True)  # account alerts that fired and wait to re-arm
+    stage = UnicodeAttribute(null=True)  # summary: the stage of the account score's band, for velocity
+    stage_since = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
 
 
@@ -273,6 +276,14 @@ class AlertRecord:
 
 
 @dataclass
+class AccountView:
+    members: dict[str, float]  # member lead -> its score
+    disarmed: set[str]  # account alerts that fired and wait to re-arm
+    stage: str | None  # the stage the velocity figures last counted it in; None: not counted
+    stage_since: float | None
+
+
+@dataclass
 class LeadCommit:
     """Everything one lead's batch changes, written in one transaction."""
 
@@ -353,19 +364,24 @@ class LeadRepository:
 
     def account_members(self, account: str) -> tuple[dict[str, float], set[str]]:
         """(member lead -> score, the account alerts that fired and wait to re-arm)."""
-        members: dict[str, float] = {}
-        disarmed: set[str] = set()
+        view = self.account(account)
+        return view.members, view.disarmed
+
+    def account(self, account: str) -> AccountView:
+        """The account's members and its summary (alerts waiting to re-arm, stage), read consistently."""
+        view = AccountView({}, set(), None, None)
         try:
             for item in AccountItem.query(account, consistent_read=True):
                 if item.sk == SUMMARY:
-                    disarmed = set(item.disarmed or ())
+                    view.disarmed = set(item.disarmed or ())
                     if item.armed is False:
-                        disarmed.add("account")
+                        view.disarmed.add("account")
+                    view.stage, view.stage_since = item.stage, item.stage_since
                 elif item.lead is not None and item.score is not None:
-                    members[item.lead] = float(item.score)
+                    view.members[item.lead] = float(item.score)
         except PynamoDBException as error:
             raise _translate(error) from error
-        return members, disarmed
+        return view
 
     def alert(self, alert_id: str) -> AlertItem | None:
         try:
@@ -375,7 +391,9 @@ class LeadRepository:
         except PynamoDBException as error:
             raise _translate(error) from error
 
-    def due_leads(self, shard: str, now: float, start: dict[str, Any] | None = None, limit: int = 1000) -> tuple[list[str], dict[str, Any] | None]:
+    def due_leads(
+        self, shard: str, now: float, start: dict[str, Any] | None = None, limit: int = 1000
+    ) -> tuple[list[str], dict[str, Any] | None]:
         """One page of the leads whose next scheduled work is due by `now`, from DueIndex (never a scan).
 
         Returns the leads and the key to continue from (None at the end of the shard).
@@ -404,9 +422,7 @@ class LeadRepository:
         """Take a pending alert (or one whose sender died: its lease ran out) for sending; None if
         someone else holds it or it is done. Conditional, so two notifiers never send one alert."""
         item = AlertItem(alert_id)
-        condition = (AlertItem.status == "pending") | (
-            (AlertItem.status == "sending") & (AlertItem.lease_until < now)
-        )
+        condition = (AlertItem.status == "pending") | ((AlertItem.status == "sending") & (AlertItem.lease_until < now))
         try:
             item.update(
                 actions=[
@@ -484,6 +500,45 @@ class LeadRepository:
             tx.update(summary, actions=actions, condition=condition)
             if alert is not None:
                 tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
+
+        try:
+            self._transact(write)
+        except VersionConflict:
+            return False
+        return True
+
+    def move_account_stage(
+        self, account: str, from_stage: str | None, to_stage: str | None, at: float, figures: dict[Any, dict[str, Any]]
+    ) -> bool:
+        """Move the account's counted stage and add the move to the day's figures, in one write.
+
+        Conditional on the stage it was read in, so among concurrent savers of its members (or a
+        redelivery) exactly one counts each move. False when someone else moved it first.
+        `to_stage` None: its last member left, it is no longer counted.
+        """
+        now = self.clock()
+        summary = AccountItem(account, SUMMARY)
+        condition = AccountItem.stage.does_not_exist() if from_stage is None else AccountItem.stage == from_stage
+        if to_stage is None:
+            actions = [AccountItem.stage.remove(), AccountItem.stage_since.remove(), AccountItem.updated_at.set(now)]
+        else:
+            actions = [
+                AccountItem.stage.set(to_stage),
+                AccountItem.stage_since.set(at),
+                AccountItem.updated_at.set(now),
+            ]
+        move = f"{from_stage or ''}>{to_stage or ''}"
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(summary, actions=actions, condition=condition)
+            for day, delta in figures.items():
+                item = MetricsItem(
+                    f"velocity#{day.isoformat()}#{metric_shard(account):02d}",
+                    f"account#{account}#{at!r}#{move}#{uuid.uuid4().hex}",
+                    data=json.dumps(delta, separators=(",", ":")),
+                    created_at=now,
+                )
+                tx.save(item, condition=MetricsItem.sk.does_not_exist())
 
         try:
             self._transact(write)

@@ -679,35 +679,42 @@ def velocity_report(
 
 
 def save_deltas(
-    transitions: Iterable[Transition], cold_moves: Iterable[tuple[float, str, int]]
+    transitions: Iterable[Transition],
+    cold_moves: Iterable[tuple[float, str, int]] = (),
+    account_exits: Iterable[tuple[float, str]] = (),
 ) -> dict[date, dict[str, Any]]:
-    """Per UTC day, what one lead save adds to the day's figures: its transitions as a day aggregate,
-    and the change in leads (and cold leads) per stage. Stored as one small item per save and day,
+    """Per UTC day, what one save adds to the day's figures: its transitions as a day aggregate,
+    and the change in leads, cold leads and accounts per stage (an account whose last member left
+    leaves its stage's count without a transition). Stored as one small item per save and day,
     they add up (add_dicts) into the day's aggregate and the next morning's snapshot."""
     days: dict[date, dict[str, Any]] = {}
 
     def day(at: float) -> dict[str, Any]:
-        return days.setdefault(day_of(at), {"aggregate": DayAggregate(), "leads": {}, "cold": {}})
+        return days.setdefault(day_of(at), {"aggregate": DayAggregate(), "leads": {}, "accounts": {}, "cold": {}})
+
+    def count(counts: dict[str, int], stage: str, change: int) -> None:
+        counts[stage] = counts.get(stage, 0) + change
 
     for transition in transitions:
-        if transition.kind != "lead":
-            continue
         entry = day(transition.at)
         entry["aggregate"].add(transition)
+        counts = entry["leads" if transition.kind == "lead" else "accounts"]
         if transition.from_stage is not None:
-            entry["leads"][transition.from_stage] = entry["leads"].get(transition.from_stage, 0) - 1
-        entry["leads"][transition.to_stage] = entry["leads"].get(transition.to_stage, 0) + 1
+            count(counts, transition.from_stage, -1)
+        count(counts, transition.to_stage, 1)
     for at, stage, change in cold_moves:
-        entry = day(at)
-        entry["cold"][stage] = entry["cold"].get(stage, 0) + change
-    return {
-        when: {
-            "aggregate": entry["aggregate"].to_dict(),
-            "leads": {stage: n for stage, n in entry["leads"].items() if n},
-            "cold": {stage: n for stage, n in entry["cold"].items() if n},
-        }
-        for when, entry in days.items()
-    }
+        count(day(at)["cold"], stage, change)
+    for at, stage in account_exits:
+        count(day(at)["accounts"], stage, -1)
+    deltas: dict[date, dict[str, Any]] = {}
+    for when, entry in days.items():
+        delta: dict[str, Any] = {"aggregate": entry["aggregate"].to_dict()}
+        for name in ("leads", "accounts", "cold"):
+            changed = {stage: n for stage, n in entry[name].items() if n}
+            if changed or name != "accounts":  # a lead's save keeps its earlier shape
+                delta[name] = changed
+        deltas[when] = delta
+    return deltas
 
 
 def roll_up(previous: Snapshot, deltas: Iterable[Mapping[str, Any]]) -> tuple[DayAggregate, Snapshot]:
@@ -717,7 +724,7 @@ def roll_up(previous: Snapshot, deltas: Iterable[Mapping[str, Any]]) -> tuple[Da
     counts = {"leads": dict(previous.leads), "accounts": dict(previous.accounts), "cold": dict(previous.cold)}
     for delta in deltas:
         aggregate = aggregate.merge(DayAggregate.from_dict(delta.get("aggregate") or {}))
-        for name in ("leads", "cold"):
+        for name in ("leads", "accounts", "cold"):
             for stage, change in (delta.get(name) or {}).items():
                 counts[name][stage] = counts[name].get(stage, 0) + int(change)
     return aggregate, Snapshot.from_dict({name: {s: n for s, n in c.items() if n > 0} for name, c in counts.items()})

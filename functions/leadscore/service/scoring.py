@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..adapters.dynamodb import (
+    AccountView,
     AlertRecord,
     LeadCommit,
     LeadRepository,
@@ -38,13 +39,18 @@ from ..core.engine import (
 )
 from ..core.events import EventError, anonymous_lead, event_to_json, format_timestamp, parse_event
 from ..core.loader import load_model
-from ..core.state import Alert, Event, LeadState, Outcome
-from ..core.velocity import Transition, save_deltas, transitions_from_outcome
+from ..core.state import Alert, Change, Event, LeadState, Outcome
+from ..core.velocity import Transition, cause_of, save_deltas, stage_transition, transitions_from_outcome
 from ..settings import STORAGE, Settings
 
 # A visitor identified after a long anonymous history brings at most this many of its newest
 # events (a bounded read, and a history item that stays far below DynamoDB's 400 KB).
 MAX_REPLAYED = 100
+MAX_ACCOUNT_ATTEMPTS = 5  # reads of an account whose stage other savers keep moving
+
+
+class AccountBusy(RuntimeError):
+    """An account's stage kept moving under a save: its messages come back (as duplicates) later."""
 
 
 TICK = "schedule_tick"  # not an event type anyone can send: parse_event refuses unknown types at the doors
@@ -234,11 +240,14 @@ class ScoringService:
             result.alerts.extend(fired)
         result.duplicates += counts["duplicate"]
         result.late += counts["late"]
-        if state.account and self.model.account_alerts and (saved or counts["duplicate"]):
+        if saved or counts["duplicate"]:
             # also after a batch of duplicates: a crash between the lead's save and this check
-            # must not lose the account's crossing (the flip is idempotent); a tick that changed
-            # nothing has nothing to check
-            result.alerts.extend(self._account_alerts(state.account, latest, state.profile, result))
+            # must not lose the account's move or crossing (both flips are idempotent); a tick
+            # that changed nothing has nothing to check
+            changes = [change for outcome in outcomes for change in outcome.changes]
+            for account in dict.fromkeys((previous_account, state.account)):
+                if account:
+                    self._follow_account(account, account == state.account, latest, changes, state.profile, result)
 
     @staticmethod
     def _scored(lead: str, event_id: str, event_type: str, ts: float, outcome: Outcome) -> ScoredEvent:
@@ -311,9 +320,56 @@ class ScoringService:
             model_version=self.model.version,
         )
 
-    def _account_alerts(self, account: str, event: Event, profile: dict[str, Any], result: BatchResult) -> list[Alert]:
+    def _follow_account(
+        self,
+        account: str,
+        member: bool,
+        event: Event,
+        changes: list[Change],
+        profile: dict[str, Any],
+        result: BatchResult,
+    ) -> None:
+        """After a member's save: the account's stage move (velocity) and, for its current
+        account, its alerts. Both read the members after the save, so the last saver sees all."""
+        if not (self.model.stage_ids or self.model.account_alerts):
+            return
+        for _ in range(MAX_ACCOUNT_ATTEMPTS):
+            view = self.repository.account(account)
+            if self._move_account(account, view, event, changes):
+                break
+        else:  # its members keep moving it: redelivery (the lead's events are duplicates then) tries again
+            raise AccountBusy(f"account {account}: its stage kept changing under this save")
+        if member and self.model.account_alerts:
+            result.alerts.extend(self._account_alerts(account, view, event, profile, result))
+
+    def _move_account(self, account: str, view: AccountView, event: Event, changes: list[Change]) -> bool:
+        """Count the account's move to its score's band (once: conditional on the stage read).
+        True when done or nothing to do; False when another saver moved it first (read again)."""
+        ids = self.model.stage_ids
+        if not ids:
+            return True
+        if not view.members:
+            if view.stage is None:
+                return True
+            figures = save_deltas((), (), [(event.ts, view.stage)])
+            return self.repository.move_account_stage(account, view.stage, None, event.ts, figures)
+        stage = ids[self.model.stage_index_for(aggregate(view.members.values(), self.model.spec.accounts))]
+        direction = (
+            "entry" if view.stage is None else ("forward" if ids.index(stage) > ids.index(view.stage) else "back")
+        )
+        at = max(event.ts, view.stage_since or event.ts)  # a late event never makes time in stage negative
+        move = stage_transition(
+            account, "account", at, view.stage, stage, view.stage_since, cause_of(changes, direction, event.type), ids
+        )
+        if move is None:
+            return True
+        return self.repository.move_account_stage(account, view.stage, stage, at, save_deltas([move]))
+
+    def _account_alerts(
+        self, account: str, view: AccountView, event: Event, profile: dict[str, Any], result: BatchResult
+    ) -> list[Alert]:
         """Each account alert fires once per crossing: the flip and the alert are one conditional write."""
-        members, disarmed = self.repository.account_members(account)
+        members, disarmed = view.members, view.disarmed
         score = aggregate(members.values(), self.model.spec.accounts)
         fired = []
         for alert in self.model.account_alerts:
