@@ -70,11 +70,11 @@ def test_sample_traffic_without_outcomes(capsys: pytest.CaptureFixture[str]) -> 
         "2 of 10 leads became sales-ready (stage sales_ready or score ≥ 100); the leads that never did (8) are left out."
         in out
     )
-    # sofie: 1 / 1 / 2 and ingrid: 3 / 4 / 1 when each crossed 100
+    # sofie: 1 / 1 / 2 and ingrid: 3 / 4 / 0 when each crossed 100 (Norway's NO is her country, worth 5 fit points)
     assert any(line.split()[:3] == ["awareness", "2", "2"] for line in lines)
     assert any(line.split()[:3] == ["consideration", "2.5", "2.5"] for line in lines)
-    assert any(line.split()[:3] == ["decision", "1.5", "1.5"] for line in lines)
-    assert "Equal parts: 100 / 6 = 16.67 points per interaction (about 17)." in out
+    assert any(line.split()[:3] == ["decision", "1", "1"] for line in lines)
+    assert "Equal parts: 100 / 5.5 = 18.18 points per interaction (about 18)." in out
     assert "What this means: leads that became sales-ready engaged about 6 pieces of staged content" in out
     assert "11.2 per consideration item" in out
     assert "Too few leads: only 2 lead(s) became sales-ready (under 20)" in out
@@ -104,7 +104,7 @@ def test_sample_traffic_with_crm_outcomes(capsys: pytest.CaptureFixture[str]) ->
 def test_markdown_for_a_pull_request(capsys: pytest.CaptureFixture[str]) -> None:
     out = run(capsys, "--events", str(TRAFFIC), "--events", str(OUTCOMES), "--format", "markdown")
     assert "## Interactions before sales-ready" in out
-    assert "| consideration | 2.5 | 2.5 | 16.67 | 16.67% | 41.67% | 5 | 11.2 | 11.2% |" in out
+    assert "| consideration | 2.5 | 2.5 | 18.18 | 18.18% | 45.45% | 5 | 11.2 | 11.2% |" in out
     assert "## Does the threshold pick the leads that convert?" in out
     assert "| 100 (now) | 2 | 2 | 1 | 0 | 7 | 100% | 67% |" in out
     assert out.count("**What this means:**") == 3
@@ -130,7 +130,7 @@ def test_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert (data["events"], data["leads"], data["threshold"], data["sales_ready_stage"]) == (77, 10, 100, "sales_ready")
     interactions = data["interactions"]
     assert interactions["reached"] == 2 and interactions["too_few"] is True
-    assert interactions["total_average"] == 6
+    assert interactions["total_average"] == 5.5
     assert [stage["stage"] for stage in interactions["stages"]] == ["awareness", "consideration", "decision"]
     assert set(interactions["stages"][0]) == {
         "stage",
@@ -145,7 +145,7 @@ def test_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     }
     assert {lead["lead"]: lead["interactions"] for lead in interactions["leads"]} == {
         "sofie.jensen@havnelogistik.dk": {"awareness": 1, "consideration": 1, "decision": 2},
-        "ingrid.solberg@nordkraft.no": {"awareness": 3, "consideration": 4, "decision": 1},
+        "ingrid.solberg@nordkraft.no": {"awareness": 3, "consideration": 4, "decision": 0},
     }
     current = data["conversion"]["current"]
     assert current == {

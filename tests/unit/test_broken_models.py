@@ -10,7 +10,10 @@ BROKEN_MODELS = {
     "yaml_syntax_unquoted_colon": (
         "rules:\n  - id: demo\n    description: Asked for a demo: straight to sales\n    when: {event: webinar_attend}\n    points: 5\n",
         [
-            "model.yaml:3:34: YAML syntax: mapping values are not allowed in this context (a ': ' inside a value? put the value in quotes)"
+            "model.yaml:3:34: YAML syntax: a ': ' inside a value; put the whole value in quotes, like "
+            'description: "Asked for a demo: straight to sales"\n'
+            "  3 |     description: Asked for a demo: straight to sales\n"
+            "    |                                  ^"
         ],
     ),
     "yaml_duplicate_key": (
@@ -186,7 +189,7 @@ BROKEN_MODELS = {
     ),
     "wrong_type_for_rules": (
         "rules:\n  id: wp\n",
-        ["model.yaml:2:3: rules: expected a list, got a mapping"],
+        ["model.yaml:2:3: rules: expected a list, got a mapping: start each item with '- '"],
     ),
     "condition_of_wrong_type": (
         "rules:\n  - id: wp\n    when: {event: download, asset: null}\n    points: 30\n",
@@ -203,6 +206,222 @@ BROKEN_MODELS = {
     "custom_event_shadows_builtin": (
         "event_types: [download, trial_start]\n",
         ["model.yaml:1:15: event_types[0]: 'download' is already a built-in event type"],
+    ),
+    # ---- YAML syntax in plain words, type hints, numbers that are not finite (issue 9) ----
+    "yaml_tab_indentation": (
+        "rules:\n\t- id: wp\n",
+        [
+            "model.yaml:2:1: YAML syntax: a tab is used for indentation; YAML indents with spaces only: replace the tab with spaces\n  2 | →- id: wp\n    | ^"
+        ],
+    ),
+    "yaml_tab_inside_item": (
+        "rules:\n  - id: wp\n\twhen: {event: download}\n",
+        [
+            "model.yaml:3:1: YAML syntax: a tab is used for indentation; YAML indents with spaces only: replace the tab with spaces\n  3 | →when: {event: download}\n    | ^"
+        ],
+    ),
+    "yaml_key_indented_too_far": (
+        "rules:\n  - id: wp\n     when: {event: download}\n    points: 5\n",
+        [
+            "model.yaml:3:6: YAML syntax: this key is indented more than the keys above it; line it up with them (or, if it is part of the text above, put that text in quotes)\n  3 |      when: {event: download}\n    |      ^"
+        ],
+    ),
+    "yaml_key_indented_too_little": (
+        "rules:\n  - id: wp\n   when: {event: download}\n",
+        [
+            "model.yaml:3:4: YAML syntax: a key where a list item ('- ') is expected: indent it to column 5 to belong to the item above, or start a new item with '- '\n  3 |    when: {event: download}\n    |    ^"
+        ],
+    ),
+    "yaml_key_where_list_item_goes": (
+        "rules:\n  - id: wp\n  points: 5\n",
+        [
+            "model.yaml:3:3: YAML syntax: a key where a list item ('- ') is expected: indent it to column 5 to belong to the item above, or start a new item with '- '\n  3 |   points: 5\n    |   ^"
+        ],
+    ),
+    "yaml_list_item_where_key_goes": (
+        "name: demo\n- id: wp\n",
+        [
+            "model.yaml:2:1: YAML syntax: a list item ('- ') where a key (name: value) is expected; a list goes under a key, indented below it (like `rules:` and then `  - id: ...`)\n  2 | - id: wp\n    | ^"
+        ],
+    ),
+    "yaml_unclosed_double_quote": (
+        'rules:\n  - id: wp\n    description: "Asked for a demo\n    when: {event: download}\n    points: 5\n',
+        [
+            'model.yaml:3:18: YAML syntax: this " is never closed; end the text with " on the same line\n  3 |     description: "Asked for a demo\n    |                  ^'
+        ],
+    ),
+    "yaml_unclosed_single_quote": (
+        "rules:\n  - id: wp\n    description: 'Asked for a demo\n    when: {event: download}\n    points: 5\n",
+        [
+            "model.yaml:3:18: YAML syntax: this ' is never closed; end the text with ' on the same line\n  3 |     description: 'Asked for a demo\n    |                  ^"
+        ],
+    ),
+    "yaml_unclosed_bracket": (
+        "event_types: [trial_start, demo_request\nfloor: 0\n",
+        [
+            "model.yaml:1:14: YAML syntax: this [ is never closed; add ] at the end of the list\n  1 | event_types: [trial_start, demo_request\n    |              ^"
+        ],
+    ),
+    "yaml_unclosed_brace": (
+        "rules:\n  - id: wp\n    when: {event: download\n    points: 5\n",
+        [
+            "model.yaml:3:11: YAML syntax: this { is never closed; add } at the end of the mapping\n  3 |     when: {event: download\n    |           ^"
+        ],
+    ),
+    "yaml_comment_inside_braces": (
+        "rules:\n  - id: wp\n    when: {event: download  # the e-book}\n    points: 5\n",
+        [
+            "model.yaml:3:11: YAML syntax: a comment inside {...}: '#' starts a comment up to the end of the line, so the closing } was read as part of it; put the comment after the }\n  3 |     when: {event: download  # the e-book}\n    |           ^"
+        ],
+    ),
+    "yaml_unquoted_star": (
+        "rules:\n  - id: pricing\n    when: {event: page_view, url: */pricing}\n    points: 5\n",
+        [
+            'model.yaml:3:36: YAML syntax: a value that starts with * or & must be in quotes, like "*/pricing"\n  3 |     when: {event: page_view, url: */pricing}\n    |                                    ^'
+        ],
+    ),
+    "yaml_two_documents": (
+        "floor: 0\n---\nfloor: 1\n",
+        [
+            "model.yaml:2:1: YAML syntax: one document per file: remove the '---' line, or split the file in two\n  2 | ---\n    | ^"
+        ],
+    ),
+    "yaml_stray_closing_bracket": (
+        "event_types: [trial_start]]\n",
+        [
+            "model.yaml:1:27: YAML syntax: this line does not fit the lines above: check its indentation and brackets\n  1 | event_types: [trial_start]]\n    |                           ^"
+        ],
+    ),
+    "readiness_without_percent": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    readiness: 30\n",
+        ["model.yaml:4:16: rule wp: readiness: 30 has no unit: write 30% (a share of sales_ready_score) or points: 30"],
+    ),
+    "readiness_as_a_fraction": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    readiness: 0.3\n",
+        [
+            "model.yaml:4:16: rule wp: readiness: 0.3 has no unit: write 30% (a share of sales_ready_score) or points: 0.3"
+        ],
+    ),
+    "points_with_percent": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: 30%\n",
+        [
+            "model.yaml:4:13: rule wp: points: '30%' is not a number of points: write points: 30, or readiness: 30% for a share of sales_ready_score"
+        ],
+    ),
+    "after_inactive_without_unit": (
+        "decay: {after_inactive: 30, every: 7d, percent: 10%}\n",
+        [
+            "model.yaml:1:25: decay.after_inactive: 30 has no unit: write 30d (or another unit: 30h, 30w, 30m for minutes)"
+        ],
+    ),
+    "cooldown_without_unit": (
+        "rules:\n  - id: click\n    when: {event: email_click}\n    points: 3\n    limit: {cooldown: 12}\n",
+        [
+            "model.yaml:5:23: rule click: limit.cooldown: 12 has no unit: write 12d (or another unit: 12h, 12w, 12m for minutes)"
+        ],
+    ),
+    "explicit_share_without_percent": (
+        "explicit_share_max: 40\n",
+        ["model.yaml:1:21: explicit_share_max: 40 has no unit: write 40%"],
+    ),
+    "decay_percent_without_percent": (
+        "decay: {after_inactive: 30d, every: 7d, percent: 10}\n",
+        ["model.yaml:1:50: decay.percent: 10 has no unit: write 10%"],
+    ),
+    "points_infinite": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: .inf\n",
+        [
+            "model.yaml:4:13: rule wp: points: .inf is not a finite number: a score cannot be infinite or not-a-number; write a number like 100"
+        ],
+    ),
+    "points_not_a_number_nan": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: .nan\n",
+        [
+            "model.yaml:4:13: rule wp: points: .nan is not a finite number: a score cannot be infinite or not-a-number; write a number like 100"
+        ],
+    ),
+    "points_inf_as_text": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: inf\n",
+        ["model.yaml:4:13: rule wp: points: 'inf' is not a finite number: write a number like 100"],
+    ),
+    "min_infinite": (
+        "rules:\n  - id: big\n    fit: {employees: {min: -.inf}}\n    points: 5\n",
+        [
+            "model.yaml:3:28: rule big: fit.employees.min: -.inf is not a finite number: a score cannot be infinite or not-a-number; write a number like 100"
+        ],
+    ),
+    "huge_integer": (
+        "sales_ready_score: 9999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999999\n",
+        [
+            "model.yaml:1:20: sales_ready_score: 99999999999999999999... is too large a number: a model's numbers must be finite"
+        ],
+    ),
+    "number_overflowing_float": (
+        "floor: 1e999\n",
+        [
+            "model.yaml:1:8: floor: 1e999 is not a finite number: a score cannot be infinite or not-a-number; write a number like 100"
+        ],
+    ),
+    "sexagesimal_is_text": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: 1:30\n",
+        ["model.yaml:4:13: rule wp: points: '1:30' is not a number"],
+    ),
+    "date_is_text": (
+        "sales_ready_score: 2026-01-05\n",
+        ["model.yaml:1:20: sales_ready_score: '2026-01-05' is not a number"],
+    ),
+    "yes_is_not_a_boolean": (
+        "advance_requires_content: yes\n",
+        ["model.yaml:1:27: advance_requires_content: 'yes' is not true or false: write true or false"],
+    ),
+    "custom_yaml_tag": (
+        "floor: !!binary aGVsbG8=\n",
+        ["model.yaml:1:8: floor: the YAML tag 'tag:yaml.org,2002:binary' is not used in models; remove it"],
+    ),
+    "when_as_a_list": (
+        "rules:\n  - id: wp\n    when:\n      - event: download\n    points: 5\n",
+        [
+            "model.yaml:4:7: rule wp: when: expected a mapping of keys (name: value), got a list: remove the '- ' in front of its keys"
+        ],
+    ),
+    "declared_number_compared_with_text": (
+        "profile_fields: {employees: number}\nrules:\n  - id: big\n    fit: {employees: large}\n    points: 5\n",
+        [
+            "model.yaml:4:22: rule big: fit.employees: 'large' is text but `profile_fields:` declares employees a number: use {min: ..., max: ...}"
+        ],
+    ),
+    "declared_choice_outside_choices": (
+        "profile_fields: {timeline: {choice: [now, quarter, year]}}\nrules:\n  - id: soon\n    fit: {timeline: quartr}\n    points: 5\n",
+        [
+            "model.yaml:4:21: rule soon: fit.timeline: 'quartr' is not one of the choices of timeline (now, quarter, year) (did you mean 'quarter'?): `profile_fields:` allows only these, so this never matches"
+        ],
+    ),
+    "declared_boolean_compared_with_yes": (
+        "profile_fields: {opted_in: boolean}\nrules:\n  - id: opt\n    fit: {opted_in: yes}\n    points: 5\n",
+        [
+            "model.yaml:4:21: rule opt: fit.opted_in: 'yes' is text but `profile_fields:` declares opted_in true or false: write true or false"
+        ],
+    ),
+    "unknown_profile_type": (
+        "profile_fields: {budget: numbr}\n",
+        [
+            "model.yaml:1:26: profile_fields.budget: 'numbr' is not one of: text, number, integer, boolean, email (did you mean 'number'?)"
+        ],
+    ),
+    "profile_choice_misspelt": (
+        "profile_fields: {timeline: {choices: [now]}}\n",
+        [
+            "model.yaml:1:28: profile_fields.timeline: missing required key 'choice'",
+            "model.yaml:1:29: profile_fields.timeline: unknown key 'choices' (did you mean 'choice'?)",
+        ],
+    ),
+    "empty_file": (
+        "",
+        ["model.yaml:1:1: the file is empty (or only comments); a model needs at least `rules:`"],
+    ),
+    "comments_only_file": (
+        "# nothing yet\n",
+        ["model.yaml:1:1: the file is empty (or only comments); a model needs at least `rules:`"],
     ),
 }
 
@@ -273,5 +492,56 @@ def test_a_model_that_is_not_a_mapping_is_rejected() -> None:
     with pytest.raises(ModelError) as error:
         load_text("- just\n- a list\n")
     assert error.value.problems == [
-        "model.yaml:1:1: a model file must be a mapping of keys (sales_ready_score:, rules:, ...)"
+        "model.yaml:1:1: this file is a list, but a model file is a mapping of keys (sales_ready_score:, rules:, ...); "
+        "if these are rules, put `rules:` on the line above and indent them under it"
     ]
+
+
+def test_a_note_in_the_model_folder_is_skipped_with_a_warning(tmp_path) -> None:
+    (tmp_path / "model.yaml").write_text("rules:\n  - id: wp\n    when: {event: download}\n    points: 5\n")
+    (tmp_path / "README.md").write_text("# Our scoring model\n")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1\xff")
+    (tmp_path / "leadscore.schema.json").write_text('{"title": "leadscore scoring model"}')
+    loaded = load_model(tmp_path, display_base=tmp_path)
+    assert loaded.sources == ("model.yaml",)
+    assert loaded.warnings == (
+        ".DS_Store:1:1: warning: not a model file (only .yaml and .yml files are read); skipped",
+        "README.md:1:1: warning: not a model file (only .yaml and .yml files are read); skipped",
+    )
+
+
+def test_a_model_file_with_another_extension_must_be_renamed(tmp_path) -> None:
+    (tmp_path / "model.yaml").write_text("name: demo\n")
+    (tmp_path / "scoring.yml.bak").write_text("rules:\n  - id: wp\n    when: {event: download}\n    points: 5\n")
+    with pytest.raises(ModelError) as error:
+        load_model(tmp_path, display_base=tmp_path)
+    assert error.value.problems == [
+        "scoring.yml.bak:1:1: this looks like part of the model (it has `rules:`) but only .yaml and .yml "
+        "files are read; rename it to scoring.yaml to use it, or move it out of the model folder"
+    ]
+
+
+def test_yml_files_are_read_like_yaml_files(tmp_path) -> None:
+    (tmp_path / "model.yaml").write_text("name: demo\n")
+    (tmp_path / "fit.yml").write_text("rules:\n  - id: big\n    fit: {employees: {min: 500}}\n    points: 5\n")
+    loaded = load_model(tmp_path, display_base=tmp_path)
+    assert loaded.sources == ("fit.yml", "model.yaml")
+    assert [rule.id for rule in loaded.spec.rules] == ["big"]
+
+
+def test_an_empty_file_beside_others_is_a_warning_and_alone_an_error(tmp_path) -> None:
+    (tmp_path / "a.yaml").write_text("# to do\n")
+    (tmp_path / "b.yaml").write_text("rules:\n  - id: wp\n    when: {event: download}\n    points: 5\n")
+    loaded = load_model(tmp_path, display_base=tmp_path)
+    assert loaded.warnings == ("a.yaml:1:1: warning: the file is empty (or only comments); nothing in it is read",)
+    with pytest.raises(ModelError) as error:
+        load_model(tmp_path / "a.yaml", display_base=tmp_path)
+    assert error.value.problems == ["a.yaml:1:1: the file is empty (or only comments); a model needs at least `rules:`"]
+
+
+def test_a_mistake_in_the_second_file_points_at_the_second_file(tmp_path) -> None:
+    (tmp_path / "a.yaml").write_text("rules:\n  - id: a\n    when: {event: download}\n    points: 5\n")
+    (tmp_path / "b.yaml").write_text("rules:\n  - id: b\n    when: {event: download}\n    points: 5\n    points: 6\n")
+    with pytest.raises(ModelError) as error:
+        load_model(tmp_path, display_base=tmp_path)
+    assert error.value.problems == ["b.yaml:5:5: rule b: duplicate key 'points' (first written at b.yaml:4:5)"]

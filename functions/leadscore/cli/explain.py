@@ -84,4 +84,8 @@ def explain(loaded: LoadedModel, fmt: str = "table") -> str:
     if spec.groups:
         summary.append("groups: " + ", ".join(f"{name} cap {format_number(g.cap)}" for name, g in spec.groups.items()))
     separator = "\n\n" if fmt == "markdown" else "\n"
-    return separator.join(summary) + "\n\n" + render(headers, rows, fmt)
+    text = separator.join(summary) + "\n\n" + render(headers, rows, fmt)
+    if loaded.readings and fmt == "table":
+        notes = "\n".join(f"  {reading.note()}" for reading in loaded.readings)
+        text += f"\n\nRead as written (YAML 1.1 tools read these differently):\n{notes}"
+    return text

@@ -6,7 +6,9 @@ is wrong, where, and (for typos) what was probably meant.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
 import hashlib
 import json
 import types
@@ -17,10 +19,24 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .source import Loc, Problem, SourceDocument, YamlSyntaxError, merge_documents, model_files, parse_yaml
+from .source import (
+    MODEL_SUFFIXES,
+    Loc,
+    Position,
+    Problem,
+    Reading,
+    SourceDocument,
+    YamlSyntaxError,
+    looks_like_model,
+    merge_documents,
+    model_files,
+    parse_yaml,
+    stray_files,
+)
 from .spec import UNION_TAGS, ModelSpec
-from .units import DURATION_PATTERN, PERCENT_PATTERN
+from .units import DURATION_PATTERN, PERCENT_PATTERN, format_number
 from .validation import semantic_problems
+from .warnings import model_warnings
 
 
 class ModelError(Exception):
@@ -36,6 +52,10 @@ class LoadedModel:
     spec: ModelSpec
     version: str  # content hash: recorded with every score change
     sources: tuple[str, ...]
+    # "file:line:column: warning: ..." for what loads but cannot work as meant; fatal with --strict
+    warnings: tuple[str, ...] = ()
+    # plain values YAML 1.1 tools read differently (NO, yes, 010): shown by `explain`, not wrong
+    readings: tuple[Reading, ...] = ()
 
 
 def suggest(word: str, candidates: typing.Iterable[str]) -> str:
@@ -53,6 +73,9 @@ def _display(file: Path, base: Path | None) -> str:
     return str(file)
 
 
+EMPTY_FILE = "the file is empty (or only comments); a model needs at least `rules:`"
+
+
 def load_model(path: str | Path, *, display_base: Path | None = None) -> LoadedModel:
     """Read, merge and validate a model file or folder; raise ModelError listing every problem."""
     root = Path(path)
@@ -60,20 +83,58 @@ def load_model(path: str | Path, *, display_base: Path | None = None) -> LoadedM
     if not root.exists():
         raise ModelError([f"{root}: no such file or folder"])
     files = model_files(root)
+    errors, notes = _check_strays(root, base)
     if not files:
-        raise ModelError([f"{root}: no .yaml files in this folder"])
+        raise ModelError([*errors, f"{root}: no .yaml files in this folder"])
     docs = []
-    errors = []
     for file in files:
         try:
-            docs.append(parse_yaml(file.read_text(encoding="utf-8"), _display(file, base)))
+            doc = parse_yaml(file.read_text(encoding="utf-8"), _display(file, base))
         except YamlSyntaxError as error:
             errors.append(str(error))
+            continue
         except UnicodeDecodeError:
             errors.append(f"{_display(file, base)}:1:1: the file is not UTF-8 text")
+            continue
+        if doc.empty and len(files) > 1:
+            notes.append(
+                f"{_display(file, base)}:1:1: warning: the file is empty (or only comments); nothing in it is read"
+            )
+            continue
+        if doc.empty:
+            errors.append(f"{_display(file, base)}:1:1: {EMPTY_FILE}")
+            continue
+        docs.append(doc)
+    if not docs and not errors:
+        errors.append(f"{root}: every model file is empty; a model needs at least `rules:`")
     if errors:
         raise ModelError(errors)
-    return load_document(merge_documents(docs), tuple(_display(f, base) for f in files))
+    loaded = load_document(merge_documents(docs), tuple(_display(f, base) for f in files))
+    return dataclasses.replace(loaded, warnings=(*notes, *loaded.warnings))
+
+
+_MODEL_KEYS = frozenset(field.alias or name for name, field in ModelSpec.model_fields.items())
+
+
+def _check_strays(root: Path, base: Path) -> tuple[list[str], list[str]]:
+    """Other files in a model folder: an error if one looks like part of the model, else a warning."""
+    errors, notes = [], []
+    for file in stray_files(root):
+        shown = _display(file, base)
+        try:
+            keys = looks_like_model(file.read_bytes()[:1_000_000].decode("utf-8"), _MODEL_KEYS)
+        except UnicodeDecodeError:
+            keys = []
+        if keys:
+            name = file.name.split(".")[0] or file.name
+            errors.append(
+                f"{shown}:1:1: this looks like part of the model (it has `{keys[0]}:`) but only "
+                f"{' and '.join(MODEL_SUFFIXES)} files are read; rename it to {name}.yaml to use it, "
+                "or move it out of the model folder"
+            )
+        else:
+            notes.append(f"{shown}:1:1: warning: not a model file (only .yaml and .yml files are read); skipped")
+    return errors, notes
 
 
 def load_text(text: str, file: str = "model.yaml") -> LoadedModel:
@@ -82,6 +143,8 @@ def load_text(text: str, file: str = "model.yaml") -> LoadedModel:
         doc = parse_yaml(text, file)
     except YamlSyntaxError as error:
         raise ModelError([str(error)]) from None
+    if doc.empty:
+        raise ModelError([f"{file}:1:1: {EMPTY_FILE}"])
     return load_document(doc, (file,))
 
 
@@ -91,16 +154,24 @@ def load_document(doc: SourceDocument, sources: tuple[str, ...]) -> LoadedModel:
     try:
         spec = ModelSpec.model_validate(doc.data)
     except ValidationError as error:
-        problems.extend(_translate(error, doc.data))
+        problems.extend(_translate(error, doc.data, doc.bad_values))
         problems.extend(_salvaged_semantic_problems(error, doc.data))
     if spec is not None:
         problems.extend(semantic_problems(spec, doc.data))
+        warnings, errors = model_warnings(spec, doc.data)
+        problems.extend(errors)
     if problems:
         raise ModelError(_render(problems, doc))
     assert spec is not None
     canonical = json.dumps(doc.data, sort_keys=True, separators=(",", ":"), default=str)
     version = hashlib.sha256(canonical.encode()).hexdigest()[:12]
-    return LoadedModel(spec=spec, version=version, sources=sources)
+    return LoadedModel(
+        spec=spec,
+        version=version,
+        sources=sources,
+        warnings=tuple(_render([*doc.warnings, *warnings], doc, label="warning: ")),
+        readings=tuple(sorted(doc.readings.values(), key=lambda r: (r.position.file, r.position.line))),
+    )
 
 
 def _salvaged_semantic_problems(error: ValidationError, data: dict[str, Any]) -> list[Problem]:
@@ -134,17 +205,17 @@ def _salvaged_semantic_problems(error: ValidationError, data: dict[str, Any]) ->
     ]
 
 
-def _render(problems: list[Problem], doc: SourceDocument) -> list[str]:
-    lines = []
+def _render(problems: list[Problem], doc: SourceDocument, label: str = "") -> list[str]:
+    lines: list[tuple[str, int, str]] = []
     seen = set()
     for problem in problems:
-        position = doc.position(problem.loc, problem.on_key)
+        position: Position | None = problem.at or doc.position(problem.loc, problem.on_key)
         where = str(position) if position else "model"
         context = _context(problem.loc[:-1] if problem.on_key else problem.loc, doc.data)
         message = problem.message
         if problem.first_at is not None:
             message += f" (first at {doc.position(problem.first_at)})"
-        line = f"{where}: {context}{message}"
+        line = f"{where}: {label}{context}{message}"
         if line not in seen:
             seen.add(line)
             lines.append((position.file if position else "", position.line if position else 0, line))
@@ -191,13 +262,13 @@ def _is_union_tag(part: str | int) -> bool:
     )
 
 
-def _translate(error: ValidationError, data: dict[str, Any]) -> list[Problem]:
+def _translate(error: ValidationError, data: dict[str, Any], reported: set[Loc] = frozenset()) -> list[Problem]:  # type: ignore[assignment]
     problems: list[Problem] = []
     seen_locs: set[Loc] = set()
     for item in error.errors(include_url=False):
         loc = tuple(part for part in item["loc"] if not _is_union_tag(part))
-        if loc in seen_locs:
-            continue  # a union reports once per member; the first message is enough
+        if loc in seen_locs or any(loc[: len(bad)] == bad for bad in reported):
+            continue  # a union reports once per member; a bad number was already reported as read
         seen_locs.add(loc)
         problems.append(_problem(item, loc, data))
     return problems
@@ -237,6 +308,11 @@ def _problem(item: Any, loc: Loc, data: dict[str, Any]) -> Problem:
         return Problem(loc, f"unknown key '{key}'{suggest(str(key), _allowed_keys(loc[:-1], data))}", True)
     if kind == "missing":
         return Problem(loc[:-1], f"missing required key '{loc[-1]}'")
+    if kind == "finite_number":
+        return Problem(loc, f"{_describe(value)} is not a finite number: write a number like 100")
+    hint = _unit_hint(loc, value)
+    if hint is not None:
+        return Problem(loc, hint)
     if kind == "string_pattern_mismatch":
         pattern = ctx.get("pattern")
         if pattern in _PATTERN_WORDS:
@@ -249,7 +325,7 @@ def _problem(item: Any, loc: Loc, data: dict[str, Any]) -> Problem:
     if kind == "int_from_float":
         return Problem(loc, f"{value} must be a whole number")
     if kind in {"bool_parsing", "bool_type"}:
-        return Problem(loc, f"{_describe(value)} is not true or false")
+        return Problem(loc, f"{_describe(value)} is not true or false: write true or false")
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace("'", "")
         choices = [c.strip() for c in expected.replace(" or ", ",").split(",") if c.strip()]
@@ -259,14 +335,76 @@ def _problem(item: Any, loc: Loc, data: dict[str, Any]) -> Problem:
         word = "greater than" if kind == "greater_than" else "at least"
         return Problem(loc, f"{_describe(value)} must be {word} {bound}")
     if kind in {"list_type", "tuple_type"}:
-        return Problem(loc, f"expected a list, got {_describe(value)}")
+        hint = ": start each item with '- '" if isinstance(value, dict) else ""
+        return Problem(loc, f"expected a list, got {_describe(value)}{hint}")
     if kind in {"dict_type", "model_type", "model_attributes_type"}:
-        return Problem(loc, f"expected a mapping of keys, got {_describe(value)}")
+        hint = ": remove the '- ' in front of its keys" if isinstance(value, list) else ""
+        return Problem(loc, f"expected a mapping of keys (name: value), got {_describe(value)}{hint}")
     if kind == "string_type":
         return Problem(loc, f"expected text, got {_describe(value)}")
     if kind in {"too_short", "too_long"}:
         return Problem(loc, f"expected two numbers like [0, 10], got {_describe(value)}")
     return Problem(loc, str(item.get("msg", "invalid value")).lower())
+
+
+@functools.cache
+def _pattern_fields(pattern: str) -> frozenset[str]:
+    """Every field name in the spec whose text must match `pattern` (durations, percentages)."""
+    names: set[str] = set()
+    seen: set[type] = set()
+    todo: list[Any] = [ModelSpec]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            if any(getattr(meta, "pattern", None) == pattern for meta in _metadata(field.annotation, field.metadata)):
+                names.add(field.alias or name)
+            todo.extend(m for m in _nested_models(field.annotation) if m not in seen)
+    return frozenset(names)
+
+
+def _metadata(annotation: Any, metadata: list[Any]) -> list[Any]:
+    found = list(metadata)
+    stack = [annotation]
+    while stack:
+        item = stack.pop()
+        found.extend(getattr(item, "__metadata__", ()))
+        stack.extend(typing.get_args(item))
+    return found
+
+
+def _nested_models(annotation: Any) -> list[type[BaseModel]]:
+    found, stack = [], [annotation]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            found.append(item)
+        stack.extend(typing.get_args(item))
+    return found
+
+
+def _unit_hint(loc: Loc, value: Any) -> str | None:
+    """A bare number where a duration or a percentage goes: say exactly what to write."""
+    if not loc or isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    key = loc[-1]
+    in_rule = len(loc) >= 3 and loc[0] == "rules"
+    if key == "points" and in_rule and isinstance(value, str) and value.strip().endswith("%"):
+        share = value.strip()
+        return f"{value!r} is not a number of points: write points: {share[:-1].strip()}, or readiness: {share} for a share of sales_ready_score"
+    if isinstance(value, str):
+        return None
+    number = format_number(value)
+    if key in _pattern_fields(PERCENT_PATTERN):
+        percent = format_number(value * 100) if 0 < value < 1 else number
+        if key == "readiness" and in_rule:
+            return f"{number} has no unit: write {percent}% (a share of sales_ready_score) or points: {number}"
+        return f"{number} has no unit: write {percent}%"
+    if key in _pattern_fields(DURATION_PATTERN):
+        return f"{number} has no unit: write {number}d (or another unit: {number}h, {number}w, {number}m for minutes)"
+    return None
 
 
 def _allowed_keys(loc: Loc, data: dict[str, Any]) -> list[str]:

@@ -93,6 +93,12 @@ def glob_test(pattern: re.Pattern[str]) -> Test:
     return matches_glob
 
 
+def whole_words(words: list[str]) -> re.Pattern[str]:
+    """Any of `words` standing alone, ignoring case: spaces inside a word match any run of spaces."""
+    parts = [r"\s+".join(re.escape(piece) for piece in word.split()) for word in words if word.strip()]
+    return re.compile(r"(?<!\w)(?:" + "|".join(parts or [r"(?!)"]) + r")(?!\w)", re.IGNORECASE)
+
+
 def _domain_test(domains: list[str]) -> Test:
     wanted = tuple(d.casefold().lstrip("@") for d in domains)
 
@@ -126,6 +132,9 @@ def _operator_tests(ops: Operators) -> list[Test]:
     if ops.contains is not None:
         needles = tuple(n.casefold() for n in _listify(ops.contains))
         tests.append(lambda value: any(n in as_text(value) for n in needles))
+    if ops.contains_word is not None:
+        search = whole_words(_listify(ops.contains_word)).search
+        tests.append(lambda value: search(value if isinstance(value, str) else as_text(value)) is not None)
     if ops.min is not None or ops.max is not None:
         low = -math.inf if ops.min is None else ops.min
         high = math.inf if ops.max is None else ops.max

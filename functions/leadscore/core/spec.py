@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
+from pydantic import Strict as PydanticStrict
 
 from .units import DURATION_PATTERN, PERCENT_PATTERN
 
@@ -29,6 +30,8 @@ Identifier = Annotated[
 ]
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Scalar = str | int | float | bool
+# Only true and false: a setting written yes, no, on or off is refused, not guessed.
+Flag = Annotated[bool, PydanticStrict()]
 
 BUILTIN_EVENT_TYPES = (
     "page_view",
@@ -45,7 +48,8 @@ BUILTIN_EVENT_TYPES = (
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: 'inf' or 'nan' written as a number would reach the engine and poison every sum
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Operators(Strict):
@@ -59,10 +63,15 @@ class Operators(Strict):
     glob: str | list[str] | None = Field(None, description="Matches this wildcard pattern (* and ?), ignoring case.")
     regex: str | None = Field(None, description="Matches this regular expression (search).")
     contains: str | list[str] | None = Field(None, description="Contains this text (or any of these), ignoring case.")
+    contains_word: str | list[str] | None = Field(
+        None,
+        description="Contains this word (or any of these) as a whole word, ignoring case: hr matches "
+        "'HR manager', not 'Chrome'.",
+    )
     min: float | None = Field(None, description="A number at least this.")
     max: float | None = Field(None, description="A number at most this.")
     domain: str | list[str] | None = Field(None, description="An email address at this domain (or a subdomain of it).")
-    exists: bool | None = Field(None, description="The field is present (true) or absent (false).")
+    exists: Flag | None = Field(None, description="The field is present (true) or absent (false).")
 
 
 def _condition_kind(value: Any) -> str:
@@ -97,7 +106,17 @@ Limit = Annotated[
     Annotated[Literal["once"], Tag("once-limit")] | Annotated[LimitSpec, Tag("limit-spec")],
     Discriminator(_limit_kind),
 ]
-UNION_TAGS = frozenset({"value-condition", "list-condition", "operators-condition", "limit-spec", "once-limit"})
+UNION_TAGS = frozenset(
+    {
+        "value-condition",
+        "list-condition",
+        "operators-condition",
+        "limit-spec",
+        "once-limit",
+        "named-type",
+        "choice-type",
+    }
+)
 
 
 class RuleSpec(Strict):
@@ -133,7 +152,7 @@ class StageSpec(Strict):
     id: Identifier
     min: float = Field(description="Lowest main score in this stage.")
     max: float | None = Field(None, description="Highest main score in this stage; none = no top.")
-    requires_content: bool = Field(
+    requires_content: Flag = Field(
         True,
         description="With advance_requires_content, whether entering this stage needs an "
         "interaction with content of this stage.",
@@ -143,7 +162,7 @@ class StageSpec(Strict):
 class ExtraScoreSpec(Strict):
     label: str | None = None
     floor: float | None = Field(None, description="Lowest value; default: the model's floor.")
-    decay: bool = Field(False, description="decays with the main engagement's decay settings")
+    decay: Flag = Field(False, description="decays with the main engagement's decay settings")
 
 
 class GroupSpec(Strict):
@@ -199,7 +218,9 @@ class AlertSpec(Strict):
         "threshold. engaged_buyers: at least `buyers` leads of an account score buyer_score or more. Default: "
         "lead_score for an alert named lead, account_score for one named account.",
     )
-    threshold: float | None = Field(None, description="The score that fires it (lead_score, account_score, lead_qualified).")
+    threshold: float | None = Field(
+        None, description="The score that fires it (lead_score, account_score, lead_qualified)."
+    )
     rearm_below: float | None = Field(
         None, description="Alert again only after the score fell below this. Default: threshold."
     )
@@ -230,9 +251,26 @@ class ReportsSpec(Strict):
     velocity: VelocityReportSpec | None = None
 
 
+ProfileType = Literal["text", "number", "integer", "boolean", "email"]
+
+
+class ChoiceType(Strict):
+    choice: list[str] = Field(description="The only values this field takes.")
+
+
+def _profile_kind(value: Any) -> str:
+    return "choice-type" if isinstance(value, dict | ChoiceType) else "named-type"
+
+
+ProfileFieldType = Annotated[
+    Annotated[ProfileType, Tag("named-type")] | Annotated[ChoiceType, Tag("choice-type")],
+    Discriminator(_profile_kind),
+]
+
+
 class FormFieldSpec(Strict):
     type: Literal["email", "text", "integer", "number", "choice", "boolean"] = "text"
-    required: bool = False
+    required: Flag = False
     choices: list[str] | None = None
     min: float | None = None
     max: float | None = None
@@ -270,7 +308,7 @@ class ModelSpec(Strict):
             StageSpec(id="sales_ready", min=100),
         ]
     )
-    advance_requires_content: bool = Field(
+    advance_requires_content: Flag = Field(
         False, description="A lead enters a stage only after engaging content of that stage."
     )
     fit_grades: dict[str, float] = Field(
@@ -294,6 +332,11 @@ class ModelSpec(Strict):
         description="Account key (company id as id:<id>, or email domain) -> its salesperson, for route_by: account_owner.",
     )
     reports: ReportsSpec = Field(default_factory=ReportsSpec)
+    profile_fields: dict[Identifier, ProfileFieldType] = Field(
+        default_factory=dict,
+        description="Profile fields and their types (text, number, integer, boolean, email or {choice: [...]}), "
+        "shared by forms and fit rules: a form field of this name takes this type unless it says otherwise.",
+    )
     forms: dict[Identifier, FormSpec] = Field(default_factory=dict)
     trusted_fields: list[Identifier] = Field(
         default_factory=list,
@@ -301,6 +344,33 @@ class ModelSpec(Strict):
         "cannot. The account's company id field is always trusted when accounts match by company id.",
     )
     rules: list[RuleSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _forms_take_profile_types(cls, data: Any) -> Any:
+        """A form field named like a declared profile field takes its type unless it gives one."""
+        if not isinstance(data, dict):
+            return data
+        declared, forms = data.get("profile_fields"), data.get("forms")
+        if not isinstance(declared, dict) or not isinstance(forms, dict):
+            return data
+        new_forms = {}
+        for name, form in forms.items():
+            fields = form.get("fields") if isinstance(form, dict) else None
+            if not isinstance(fields, dict):
+                new_forms[name] = form
+                continue
+            new_fields = {}
+            for field_name, field in fields.items():
+                kind = declared.get(field_name)
+                if isinstance(field, dict) and "type" not in field and kind is not None:
+                    if isinstance(kind, dict) and isinstance(kind.get("choice"), list):
+                        field = {"type": "choice", "choices": kind["choice"], **field}
+                    elif isinstance(kind, str):
+                        field = {"type": kind, **field}
+                new_fields[field_name] = field
+            new_forms[name] = {**form, "fields": new_fields}
+        return {**data, "forms": new_forms}
 
     def trusted(self) -> frozenset[str]:
         """The fields a public form may never set: they decide accounts or come from the CRM."""

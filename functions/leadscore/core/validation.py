@@ -74,7 +74,9 @@ def _check_settings(spec: ModelSpec) -> list[Problem]:
         elif decay.percent is not None and not 0 < percent_fraction(decay.percent) <= 1:
             problems.append(Problem(("decay", "percent"), f"{decay.percent} must be between 0% and 100%"))
         if duration_seconds(decay.every) <= 0:
-            problems.append(Problem(("decay", "every"), f"every {decay.every} would decay endlessly; write a period such as 7d"))
+            problems.append(
+                Problem(("decay", "every"), f"every {decay.every} would decay endlessly; write a period such as 7d")
+            )
     for name, extra in spec.scores.items():
         if extra.decay and spec.decay is None:
             problems.append(
@@ -367,16 +369,16 @@ def _check_alerts(spec: ModelSpec) -> list[Problem]:
                     )
                 )
         if alert.stage is not None and alert.stage not in stage_ids:
-            problems.append(
-                Problem((*at, "stage"), f"unknown stage '{alert.stage}'{_suggest(alert.stage, stage_ids)}")
-            )
+            problems.append(Problem((*at, "stage"), f"unknown stage '{alert.stage}'{_suggest(alert.stage, stage_ids)}"))
         if kind == "nps_detractor" and spec.nps is None:
             problems.append(Problem(at, "an nps_detractor alert needs the `nps:` setting (its field and bands)"))
         if alert.routes and alert.route_by is None:
             problems.append(Problem((*at, "routes"), "`routes` need `route_by`: the field whose value picks a route"))
         if alert.route_by == "account_owner" and not spec.account_owners:
             problems.append(
-                Problem((*at, "route_by"), "route_by account_owner needs `account_owners:` (account key -> salesperson)")
+                Problem(
+                    (*at, "route_by"), "route_by account_owner needs `account_owners:` (account key -> salesperson)"
+                )
             )
     return problems
 
