@@ -190,9 +190,18 @@ def test_diff_of_two_paths_lists_leads_whose_stage_or_qualification_changes(tmp_
     code, out, _ = run(capsys, "diff", str(RULES), str(head), "--events", str(TRAFFIC))
     assert code == 0
     assert out.startswith("## Lead scoring model change")
-    assert "10 leads replayed; 5 change score; **1 change stage or qualification**" in out
-    assert "| luc.peeters@brusselsteel.be | 44.3 | 32.15 | consideration → awareness | no |" in out
-    assert "ingrid.solberg" not in out  # still qualified: listed only when something changes
+    assert "10 leads replayed; 5 change score or stage; **1 change stage or qualification**" in out
+    assert (
+        "| luc.peeters@brusselsteel.be | 44.3 | 32.15 | -12.15 | consideration → awareness | no | "
+        "whitepaper-download 30 → 15 |" in out
+    )
+    # every lead whose score changes is listed, largest change first, with the rules responsible
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "@" in line]
+    assert rows[0] == (
+        "| ingrid.solberg@nordkraft.no | 230 | 165 | -65 | sales_ready | yes | "
+        "demo-requested 60 → 10, whitepaper-download 30 → 15 |"
+    )
+    assert "| in consideration | 1 | 0 |" in out
 
 
 def test_diff_against_a_git_revision(tmp_path, capsys, monkeypatch):

@@ -120,7 +120,7 @@ def test_the_lead_command_prints_the_stored_breakdown(api, capsys):
 
     api.call(api.tracking, resigned(sample("api-events-batch.json"), api.stack.secret))
     api.drain()
-    assert main(["lead", "Ingrid.Solberg@nordkraft.no"]) == 0
+    assert main(["lead", "Ingrid.Solberg@nordkraft.no", "--format", "json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["breakdown"]["whitepaper-download"] == 30
     assert main(["lead", "nobody@nowhere.example"]) == 1

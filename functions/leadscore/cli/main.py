@@ -8,20 +8,24 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..core.compiler import compile_model
-from ..core.events import EventError, parse_timestamp
+from ..core.events import EventError, normalise_email, parse_timestamp
 from ..core.loader import LoadedModel, ModelError, load_model
-from ..core.simulation import simulate
+from ..core.simulation import Simulation, simulate
 from ..core.spec import json_schema
+from ..core.state import Outcome
 from ..core.units import format_number
+from ..settings import SettingsError
 from .calibrate import add_calibrate_command
 from .explain import explain
 from .openapi import add_openapi_command
 from .report import add_report_command
-from .simulate import EventFileError, diff_report, events_from, leaderboard
-from .tables import render
+from .simulate import EventFileError, diff_data, diff_report, events_from, leaderboard, unknown_type_warnings
+from .tables import ROUNDING_NOTE, json_text, render
+from .timeline import closest, lead_breakdown, timeline
 
 DEFAULT_MODEL = Path("rules")
 
@@ -37,6 +41,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"ok: {', '.join(loaded.sources)}: {len(spec.rules)} rules, {len(spec.stages)} stages, "
         f"{len(spec.scores)} extra scores, {len(spec.forms)} forms (version {loaded.version})"
     )
+    for line in loaded.warnings:
+        print(line, file=sys.stderr)
+    if loaded.warnings and args.strict:
+        print(f"leadscore: {len(loaded.warnings)} warning(s) in the model (--strict)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -63,15 +72,59 @@ def _at(value: str | None) -> float | None:
         raise SystemExit(f"leadscore: --at: {value!r} is not an ISO 8601 time like 2026-11-20T00:00:00Z") from None
 
 
+def _warn_unknown_types(result: Simulation) -> None:
+    for line in unknown_type_warnings(result):
+        print(line, file=sys.stderr)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     model = compile_model(_load(args.path))
-    result = simulate(model, events_from(args.events), _at(args.at))
+    watch = normalise_email(args.lead) if args.lead else None
+    result = simulate(model, events_from(args.events), _at(args.at), watch=watch)
+    _warn_unknown_types(result)
+    if watch is not None:
+        return _print_timeline(result, watch, args.format)
     report = result.report()
     if args.format == "json":
-        print(json.dumps(report, indent=2, sort_keys=True, default=str))
+        print(json_text(report))
     else:
         print(leaderboard(report, args.format, args.top))
     return 0
+
+
+def _print_timeline(result: Simulation, lead: str, fmt: str) -> int:
+    if lead not in result.leads:
+        known = sorted(name for name in result.leads if not name.startswith("anon:"))
+        near = closest(lead, known)
+        hint = f"; closest: {', '.join(near)}" if near else f"; the events name {len(known)} leads"
+        print(f"leadscore: no lead {lead} in the events{hint}", file=sys.stderr)
+        return 1
+    if fmt == "json":
+        steps = [
+            {
+                "kind": step.kind,
+                "at": step.ts,
+                "event": step.event._asdict() if step.event else None,
+                "linked": step.linked,
+                "outcome": _outcome_json(step.outcome),
+            }
+            for step in result.steps
+        ]
+        lead_view = next(item for item in result.report()["leads"] if item["lead"] == lead)
+        print(json_text({"lead": lead_view, "steps": steps}))
+    else:
+        print(timeline(result, lead))
+    return 0
+
+
+def _outcome_json(outcome: Outcome | None) -> dict[str, object] | None:
+    if outcome is None:
+        return None
+    data = outcome._asdict()
+    data["changes"] = [change._asdict() for change in outcome.changes]
+    data["alerts"] = [alert._asdict() for alert in outcome.alerts]
+    data["skipped"] = [skip._asdict() for skip in outcome.skipped]
+    return data
 
 
 def _model_at_revision(revision: str, path: Path, workdir: Path) -> Path:
@@ -116,6 +169,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         head_loaded = load_model(head_path)
     base_run = simulate(compile_model(base_loaded), events, at)
     head_run = simulate(compile_model(head_loaded), events, at)
+    _warn_unknown_types(head_run)
     thresholds = [
         alert.threshold
         for name, alert in head_loaded.spec.alerts.items()
@@ -123,7 +177,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
     ]
     threshold = min(thresholds) if thresholds else head_loaded.spec.sales_ready_score
     text, changed = diff_report(base_run, head_run, base_label, head_label, threshold)
-    print(text)
+    if args.format == "json":
+        data = diff_data(base_run, head_run, threshold)
+        data |= {"base": base_label, "head": head_label}
+        data |= {"base_version": base_run.model.version, "head_version": head_run.model.version}
+        print(json_text(data))
+    else:
+        print(text)
     return 1 if (args.fail_on_change and changed) else 0
 
 
@@ -133,15 +193,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo_main()
 
 
+def _missing_settings(names: Iterable[str]) -> list[str]:
+    return [name.upper() for name in names if not os.environ.get(name.upper())]
+
+
 def cmd_lead(args: argparse.Namespace) -> int:
     """The stored breakdown of one lead, from the tables named in the environment."""
+    from ..settings import STORAGE
+
+    missing = _missing_settings(STORAGE)
+    if missing:  # checked here, before the AWS SDK loads, so the answer is one line
+        print(
+            f"leadscore lead: missing settings {', '.join(missing)}: set them to the deployed stack's table names",
+            file=sys.stderr,
+        )
+        return 2
     from ..service.scoring import build_service_from_env
 
-    description = build_service_from_env().describe_lead(args.email.strip().casefold())
+    description = build_service_from_env().describe_lead(normalise_email(args.email))
     if description is None:
         print(f"leadscore: no lead {args.email}", file=sys.stderr)
         return 1
-    print(json.dumps(description, indent=2, default=str))
+    print(json_text(description) if args.format == "json" else lead_breakdown(description))
     return 0
 
 
@@ -181,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check a model; list every problem with file:line:column")
     validate.add_argument("path", nargs="?", type=Path, default=DEFAULT_MODEL)
+    validate.add_argument("--strict", action="store_true", help="fail on warnings too (the pull request check)")
     validate.set_defaults(run=cmd_validate)
 
     explain_cmd = commands.add_parser("explain", help="print the model as a table: rule, stage, readiness, points")
@@ -196,8 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("path", nargs="?", type=Path, default=DEFAULT_MODEL)
     sim.add_argument("--events", type=Path, action="append", required=True, help="JSON Lines file (repeatable)")
     sim.add_argument("--at", help="score as of this time (ISO 8601); default: the last event")
-    sim.add_argument("--format", choices=["table", "markdown", "json"], default="table")
+    sim.add_argument("--format", choices=["table", "markdown", "json"], default="table", help=ROUNDING_NOTE)
     sim.add_argument("--top", type=int, help="show only the N best leads")
+    sim.add_argument("--lead", metavar="EMAIL", help="print this lead's timeline: each event, change, cap and why")
     sim.set_defaults(run=cmd_simulate)
 
     diff = commands.add_parser("diff", help="compare two model versions on the same events (markdown)")
@@ -206,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--events", type=Path, action="append", required=True)
     diff.add_argument("--at", help="score as of this time (ISO 8601)")
     diff.add_argument("--fail-on-change", action="store_true", help="exit 1 when a lead changes stage")
+    diff.add_argument("--format", choices=["markdown", "json"], default="markdown", help=ROUNDING_NOTE)
     diff.set_defaults(run=cmd_diff)
 
     demo = commands.add_parser(
@@ -223,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lead = commands.add_parser("lead", help="a stored lead's score breakdown (tables from LEADS_TABLE etc.)")
     lead.add_argument("email")
+    lead.add_argument("--format", choices=["text", "json"], default="text", help=ROUNDING_NOTE)
     lead.set_defaults(run=cmd_lead)
     return parser
 
@@ -238,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     except EventFileError as error:
         print(str(error), file=sys.stderr)
         return 1
+    except SettingsError as error:
+        print(f"leadscore: {error}", file=sys.stderr)
+        return 2
     except FileNotFoundError as error:
         print(f"leadscore: {error.filename}: no such file", file=sys.stderr)
         return 1

@@ -11,13 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .accounts import aggregate
 from .alerts import engaged_buyers
 from .compiler import CompiledModel
 from .engine import apply_decay, apply_event, main_score, mark_cold, new_lead, view
-from .state import Alert, Event, LeadState
+from .spec import BUILTIN_EVENT_TYPES
+from .state import Alert, Event, LeadState, Outcome
+
+
+class Step(NamedTuple):
+    """One engine call on the watched lead, in replay order: the unit of `simulate --lead`."""
+
+    kind: str  # 'event', 'decay', 'cold', or 'unknown' (an event type the model does not know: not replayed)
+    ts: float
+    event: Event | None
+    outcome: Outcome | None  # None for 'unknown'
+    linked: bool = False  # an anonymous visit credited when the visitor was linked to the lead
+
+
+def known_event_types(model: CompiledModel) -> frozenset[str]:
+    """What the tracking door accepts: the built-in types and the model's `event_types`."""
+    return frozenset((*BUILTIN_EVENT_TYPES, *model.spec.event_types))
 
 
 @dataclass
@@ -36,12 +52,23 @@ class Simulation:
     pending: dict[str, list[Event]] = field(default_factory=dict)  # anonymous lead -> its events
     counts: dict[str, int] = field(default_factory=lambda: {"scored": 0, "duplicate": 0, "late": 0})
     now: float = 0.0  # the time views are computed at
+    # the door refuses unknown types, so a replay of production skips them; calibration keeps them (CRM outcomes)
+    skip_unknown_types: bool = False
+    unknown_types: dict[str, int] = field(default_factory=dict)  # type -> events skipped
+    watch: str | None = None  # a lead whose every engine call is kept in `steps`
+    steps: list[Step] = field(default_factory=list)
 
     def run(self, events: Iterable[Event], at: float | None = None) -> Simulation:
         ordered = sorted(events, key=lambda e: e.ts)
+        known = known_event_types(self.model) if self.skip_unknown_types else None
         for event in ordered:
             if at is not None and event.ts > at:
                 break
+            if known is not None and event.type not in known:
+                self.unknown_types[event.type] = self.unknown_types.get(event.type, 0) + 1
+                if self.watch is not None and self.aliases.get(event.lead, event.lead) == self.watch:
+                    self.steps.append(Step("unknown", event.ts, event, None))
+                continue
             self.feed(event)
         end = at if at is not None else (ordered[-1].ts if ordered else 0.0)
         for state in self.leads.values():
@@ -70,6 +97,8 @@ class Simulation:
         outcome = apply_event(self.model, state, event)
         if count:
             self.counts[outcome.status] += 1
+        if state.lead == self.watch:
+            self.steps.append(Step("event", event.ts, event, outcome, linked=not count))
         self.alerts.extend(outcome.alerts)
         if outcome.status == "scored":
             self._update_account(state, account_before, event)
@@ -82,8 +111,12 @@ class Simulation:
             self.alerts.extend(outcome.alerts)
             if outcome.changes:
                 self._update_account(state, state.account, None)
+                if state.lead == self.watch:
+                    self.steps.append(Step("decay", now, None, outcome))
         if spec.cold_lead is not None:
-            mark_cold(self.model, state, now)  # changes no score: accounts and alerts stay as they are
+            cooled = mark_cold(self.model, state, now)  # changes no score: accounts and alerts stay as they are
+            if cooled.changes and state.lead == self.watch:
+                self.steps.append(Step("cold", now, None, cooled))
 
     def _update_account(self, state: LeadState, previous: str | None, event: Event | None) -> None:
         if previous and previous != state.account and previous in self.accounts:
@@ -134,6 +167,7 @@ class Simulation:
             "model_version": self.model.version,
             "at": self.now,
             "events": dict(self.counts),
+            "unknown_event_types": dict(sorted(self.unknown_types.items())),
             "leads": leads,
             "accounts": accounts,
             "alerts": [alert._asdict() for alert in self.alerts],
@@ -148,5 +182,8 @@ def _linked_anonymous(event: Event) -> str | None:
     return None
 
 
-def simulate(model: CompiledModel, events: Iterable[Event], at: float | None = None) -> Simulation:
-    return Simulation(model).run(events, at)
+def simulate(
+    model: CompiledModel, events: Iterable[Event], at: float | None = None, watch: str | None = None
+) -> Simulation:
+    """Replay as production would score it; `watch` keeps one lead's every step (see Step)."""
+    return Simulation(model, skip_unknown_types=True, watch=watch).run(events, at)
