@@ -20,7 +20,7 @@ def test_form_sample_is_accepted_queued_and_scored_into_the_lead(api):
     # Then the lead has its BANT answers and profile as fit points, and the form's points
     status, lead = api.get_lead("ingrid.solberg@nordkraft.no")
     assert status == 200
-    assert lead["fit"] == 65 and lead["fit_counted"] == 50  # the explicit share cap
+    assert lead["fit"] == 70 and lead["fit_counted"] == 50  # the explicit share cap (country NO: Norway, +5)
     assert lead["breakdown"]["contact-sales-form"] == 25
     assert lead["account"] == "nordkraft.no"
     assert lead["recent_changes"][0]["event_type"] == "form_submit"
