@@ -32,6 +32,8 @@ class Settings:
     schedule_work_queue_url: str = ""  # the daily run's work items (a page of due leads each)
     scoring_queue_url: str = ""
     tracking_secret_parameter: str = ""
+    segment_server_keys_parameter: str = ""  # SSM SecureString: the Segment server write keys, one a line
+    segment_browser_keys_parameter: str = ""  # SSM SecureString: the public browser write keys; optional
     event_retention_days: int = 396
     history_retention_days: int = 0
     allowed_origins: tuple[str, ...] = ()

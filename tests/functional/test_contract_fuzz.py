@@ -5,7 +5,9 @@ for API Gateway: it routes as template.yaml does and turns each request into an 
 2.0) event with `http_event` (path parameters, the source address, base64 for a body that is not
 UTF-8). POST /events is sent twice per generated case: once as generated (no, malformed or wrong
 signatures: the answer must be a documented 4xx), and once signed by the gateway with the stack's
-secret, asked for with `SIGN` in the WSGI environ, so the body checks run past authentication.
+secret, asked for with `SIGN` in the WSGI environ, so the body checks run past authentication. The
+Segment-compatible /v1 routes likewise: once as generated, once with the stack's server write key as
+HTTP Basic auth (`SIGN` again).
 Bounded and derandomized: the same cases on every run, in well under a minute and a half.
 """
 
@@ -43,7 +45,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from leadscore.ingest.tracking import sign
-from leadscore.local.stack import LambdaContext, Stack, http_event, local_aws, provision
+from leadscore.local.stack import LambdaContext, Stack, basic_auth, http_event, local_aws, provision
 
 OPENAPI = Path(__file__).resolve().parents[2] / "openapi.yaml"
 SECRET = "contract-fuzz-secret"
@@ -81,7 +83,9 @@ ROUTES: list[Route] = [
     ("POST", re.compile(r"/visitors"), _function("forms"), None),
     ("POST", re.compile(r"/events"), _function("tracking"), None),
     ("GET", re.compile(r"/leads/(?P<p>[^/]+)"), _function("leads"), "email"),
+    ("POST", re.compile(r"/v1/(batch|track|page|identify|screen|group)"), _function("segment"), None),
 ]
+SEGMENT_OPERATIONS = {f"POST /v1/{name}" for name in ("batch", "track", "page", "identify", "screen", "group")}
 _REASONS = {200: "OK", 201: "Created", 202: "Accepted", 404: "Not Found", 500: "Internal Server Error"}
 
 
@@ -92,8 +96,9 @@ class LambdaGateway:
     called); a function that raises becomes API Gateway's 500, so a crash is a 5xx the checks see.
     """
 
-    def __init__(self, secret: str, routes: list[Route] = ROUTES) -> None:
+    def __init__(self, secret: str, routes: list[Route] = ROUTES, write_key: str = "") -> None:
         self.secret = secret
+        self.write_key = write_key
         self.routes = routes
         self.seen: Counter[tuple[bool, int]] = Counter()  # (signed, status) of every answer
 
@@ -122,7 +127,9 @@ class LambdaGateway:
         raw = environ["wsgi.input"].read(length) if length else b""
         headers = _headers(environ)
         signed = bool(environ.get(SIGN))
-        if signed:
+        if signed and path.startswith("/v1/"):
+            headers.update(basic_auth(self.write_key))
+        elif signed:
             headers["x-leadscore-signature"] = sign(self.secret, raw, int(time.time()))
         try:
             raw.decode("utf-8")
@@ -182,7 +189,7 @@ def stack() -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def gateway(stack: Stack) -> LambdaGateway:
-    return LambdaGateway(stack.secret)
+    return LambdaGateway(stack.secret, write_key=stack.server_write_key)
 
 
 _addresses = itertools.count()
@@ -207,6 +214,12 @@ REACHED: dict[str, tuple[set[tuple[bool, int]], dict[bool, set[int]]]] = {
         {False: {400, 401, 413, 415}, True: {400, 413, 415, 422}},
     ),
     "GET /leads/{email}": ({(False, 400), (False, 404)}, {}),
+    # Without a key nothing passes (a body that is not JSON is refused first); with the server key
+    # the calls are judged: queued or ignored (200) or refused by index (400), never a 5xx.
+    **{
+        operation: ({(False, 401), (True, 400)}, {False: {400, 401}, True: {200, 400}})
+        for operation in SEGMENT_OPERATIONS
+    },
 }
 
 
@@ -229,7 +242,7 @@ def test_every_answer_is_documented_and_none_is_a_server_error(
     case: schemathesis.Case, gateway: LambdaGateway, reached: None
 ) -> None:
     case.call_and_validate(app=gateway, checks=CHECKS, environ_overrides=client())
-    if case.operation.label == "POST /events":
+    if case.operation.label == "POST /events" or case.operation.label in SEGMENT_OPERATIONS:
         case.call_and_validate(app=gateway, checks=CHECKS, environ_overrides=client(**{SIGN: True}))
 
 

@@ -82,8 +82,9 @@ def _resource_of(resource: object) -> str:
         return logical
     if isinstance(resource, dict) and set(resource) == {"Fn::Sub"} and isinstance(resource["Fn::Sub"], str):
         text = resource["Fn::Sub"]
-        if text.endswith(":parameter${TrackingSecretParameterName}"):
-            return "TrackingSecretParameter"
+        for parameter in ("TrackingSecret", "SegmentServerKeys", "SegmentBrowserKeys"):
+            if text.endswith(f":parameter${{{parameter}ParameterName}}"):
+                return f"{parameter}Parameter"
         if text == "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:*":
             return "SES"
         if text.startswith("${") and text.endswith(".Arn}/index/*"):
@@ -128,6 +129,13 @@ def test_each_function_gets_only_the_access_it_needs():
         "ScoringQueue": {"sqs:SendMessage*"},
         "TrackingSecretParameter": {"ssm:GetParameter"},  # signed by servers: no per-source throttle
     }
+    assert grants("SegmentFunction") == {
+        "ScoringQueue": {"sqs:SendMessage*"},
+        "SegmentServerKeysParameter": {"ssm:GetParameter"},
+        "SegmentBrowserKeysParameter": {"ssm:GetParameter"},
+        "TrackingSecretParameter": {"ssm:GetParameter"},  # a browser links only visitor ids signed from it
+        "RateLimitTable": {"dynamodb:UpdateItem"},  # the browser key's per-source throttle
+    }
     assert grants("LeadsFunction") == {"LeadsTable": {"dynamodb:GetItem"}, "HistoryTable": {"dynamodb:Query"}}
     assert set(grants("ScoringFunction")) == DATA_TABLES  # no queue policy: the SQS event source adds its own
 
@@ -163,6 +171,7 @@ def test_no_function_can_scan_batch_write_or_use_wildcards():
     assert set(functions) == {
         "FormsFunction",
         "TrackingFunction",
+        "SegmentFunction",
         "LeadsFunction",
         "ScoringFunction",
         "NotifierFunction",
@@ -308,7 +317,7 @@ def test_public_routes_and_the_consumer_have_their_own_reserved_concurrency():
     parameters, resources = template["Parameters"], template["Resources"]
     assert parameters["PublicRoutesConcurrency"]["Default"] == 20
     assert parameters["ScoringConcurrency"]["Default"] == 10
-    for function in ("FormsFunction", "TrackingFunction"):
+    for function in ("FormsFunction", "TrackingFunction", "SegmentFunction"):
         properties = resources[function]["Properties"]
         assert properties["ReservedConcurrentExecutions"] == {"Ref": "PublicRoutesConcurrency"}, function
     scoring = resources["ScoringFunction"]["Properties"]
@@ -346,3 +355,24 @@ def test_every_table_reaches_the_functions_and_the_local_stack_under_one_name():
     for logical, variable in TABLE_ENV.items():
         assert variables[variable] == {"Ref": logical}, logical
         assert variable.lower() in {field.name for field in fields(Settings)}, variable
+
+
+def test_the_segment_api_reads_its_write_keys_from_parameters_only_it_sees():
+    template = read_template()
+    parameters, resources = template["Parameters"], template["Resources"]
+    for name in ("SegmentServerKeysParameterName", "SegmentBrowserKeysParameterName"):
+        assert parameters[name]["Type"] == "String" and parameters[name]["Default"].startswith("/"), name
+    own = resources["SegmentFunction"]["Properties"]["Environment"]["Variables"]
+    assert own == {
+        "SEGMENT_SERVER_KEYS_PARAMETER": {"Ref": "SegmentServerKeysParameterName"},
+        "SEGMENT_BROWSER_KEYS_PARAMETER": {"Ref": "SegmentBrowserKeysParameterName"},
+    }
+    assert not {"SEGMENT_SERVER_KEYS_PARAMETER", "SEGMENT_BROWSER_KEYS_PARAMETER"} & set(
+        template["Globals"]["Function"]["Environment"]["Variables"]
+    )
+    for variable in own:
+        assert variable.lower() in {field.name for field in fields(Settings)}, variable
+    # SDKs send Basic auth and gzip: a browser's preflight must allow both headers
+    cors = resources["HttpApi"]["Properties"]["CorsConfiguration"]
+    assert {"authorization", "content-encoding"} <= set(cors["AllowHeaders"])
+    assert cors["AllowOrigins"] == {"Ref": "AllowedOrigins"}  # the browser key's origin allow-list too

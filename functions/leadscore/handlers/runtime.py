@@ -43,6 +43,19 @@ def tracking_secrets() -> list[str]:
     return [line.strip() for line in value.splitlines() if line.strip()]
 
 
+def _lines(name: str) -> list[str]:
+    value = str(parameters.get_parameter(name, decrypt=True, max_age=300))
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+def segment_write_keys() -> dict[str, list[str]]:
+    """The Segment write keys by kind ("server", "browser"), one per line of each SSM parameter
+    (two while rotating); cached 5 minutes, as the tracking secrets are. No browser parameter: none."""
+    config = Settings.from_env(required=["segment_server_keys_parameter"])
+    browser = config.segment_browser_keys_parameter
+    return {"server": _lines(config.segment_server_keys_parameter), "browser": _lines(browser) if browser else []}
+
+
 @cache
 def rate_limiter() -> RateLimiter | None:
     """The public routes' throttle; None where no rate-limit table is configured."""

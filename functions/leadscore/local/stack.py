@@ -183,6 +183,8 @@ class Stack:
     event_bus: str = ""
     alert_dead_letter_queue_url: str = ""
     schedule_work_queue_url: str = ""
+    server_write_key: str = ""  # Segment-compatible API (/v1/*): all event types, profile traits
+    browser_write_key: str = ""  # public browser key: public event types, no trusted traits
     _stream_positions: dict[str, str] = field(default_factory=dict)  # shard -> next iterator
 
     def alert_stream_records(self) -> list[dict[str, Any]]:
@@ -274,8 +276,17 @@ class Stack:
         return {"delivered": delivered, "failed": failed}
 
 
-def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = None) -> Stack:
-    """Create the template's tables, the FIFO queue and the secret; export the handlers' settings."""
+SERVER_WRITE_KEY = "local-server-write-key"
+BROWSER_WRITE_KEY = "local-browser-write-key"
+
+
+def provision(
+    secret: str = "local-tracking-secret",
+    endpoint_url: str | None = None,
+    write_keys: tuple[str, str] = (SERVER_WRITE_KEY, BROWSER_WRITE_KEY),
+) -> Stack:
+    """Create the template's tables, the FIFO queue, the secret and the Segment write keys (server,
+    browser); export the handlers' settings."""
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
     tables = create_tables(dynamodb, prefix=f"leadscore-{uuid.uuid4().hex[:8]}")
     sqs = boto3.client("sqs", region_name=REGION)
@@ -288,6 +299,11 @@ def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = 
     boto3.client("ssm", region_name=REGION).put_parameter(
         Name=parameter, Value=secret, Type="SecureString", Overwrite=True
     )
+    segment_parameters = {"server": "/leadscore/segment-server-keys", "browser": "/leadscore/segment-browser-keys"}
+    for kind, key in zip(("server", "browser"), write_keys, strict=True):
+        boto3.client("ssm", region_name=REGION).put_parameter(
+            Name=segment_parameters[kind], Value=key, Type="SecureString", Overwrite=True
+        )
     sender = "leadscore@fjordline.example"
     boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=sender)
     bus = boto3.client("events", region_name=REGION).create_event_bus(Name=f"leadscore-{uuid.uuid4().hex[:8]}")["EventBusArn"]
@@ -302,6 +318,8 @@ def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = 
             "SCHEDULE_WORK_QUEUE_URL": work_queue,
             "SCORING_QUEUE_URL": queue_url,
             "TRACKING_SECRET_PARAMETER": parameter,
+            "SEGMENT_SERVER_KEYS_PARAMETER": segment_parameters["server"],
+            "SEGMENT_BROWSER_KEYS_PARAMETER": segment_parameters["browser"],
             "MODEL_PATH": str(ROOT / "rules"),
             "EVENT_RETENTION_DAYS": "396",
             "POWERTOOLS_SERVICE_NAME": "leadscore",
@@ -311,7 +329,18 @@ def provision(secret: str = "local-tracking-secret", endpoint_url: str | None = 
     if endpoint_url:
         environment["DYNAMODB_ENDPOINT"] = endpoint_url
     os.environ.update(environment)
-    return Stack(tables, queue_url, queue_arn, secret, parameter, environment["EVENT_BUS_NAME"], alert_dlq, work_queue)
+    return Stack(
+        tables,
+        queue_url,
+        queue_arn,
+        secret,
+        parameter,
+        environment["EVENT_BUS_NAME"],
+        alert_dlq,
+        work_queue,
+        server_write_key=write_keys[0],
+        browser_write_key=write_keys[1],
+    )
 
 
 def _json_ready(value: Any) -> Any:
@@ -346,6 +375,11 @@ def signed_headers(secret: str, body: bytes, now: int) -> dict[str, str]:
     from ..ingest.tracking import sign
 
     return {"content-type": "application/json", "x-leadscore-signature": sign(secret, body, now)}
+
+
+def basic_auth(write_key: str) -> dict[str, str]:
+    """The Authorization header a Segment SDK sends: the write key as Basic user name, no password."""
+    return {"authorization": "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()}
 
 
 def to_json_bytes(data: Any) -> bytes:
