@@ -423,6 +423,44 @@ BROKEN_MODELS = {
         "# nothing yet\n",
         ["model.yaml:1:1: the file is empty (or only comments); a model needs at least `rules:`"],
     ),
+    "once_per_with_a_period": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: 5\n    limit: {once_per: asset, max: 2, per: day}\n",
+        [
+            "model.yaml:5:12: rule wp: limit: once_per cannot be combined with max or per: write limit: "
+            "{once_per: asset} alone, and use `cap` to bound the points in total"
+        ],
+    ),
+    "once_per_event": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: 5\n    limit: {once_per: event}\n",
+        [
+            "model.yaml:5:23: rule wp: limit.once_per: once_per: event names the event type; "
+            "for once per lead write `limit: once`"
+        ],
+    ),
+    "once_per_misspelt": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: 5\n    limit: {onceper: asset}\n",
+        ["model.yaml:5:13: rule wp: limit: unknown key 'onceper' (did you mean 'once_per'?)"],
+    ),
+    "once_per_on_a_fit_rule": (
+        "rules:\n  - id: big\n    fit: {employees: {min: 500}}\n    points: 5\n    limit: {once_per: asset}\n",
+        ["model.yaml:5:5: rule big: `limit` is for behaviour rules; a fit rule counts once while the profile matches"],
+    ),
+    "form_nps_field_off_the_scale": (
+        "forms:\n  survey:\n    fields:\n      email: {type: email, required: true}\n"
+        "      nps: {type: integer, min: 0, max: 100}\n",
+        [
+            "model.yaml:5:12: forms.survey.fields.nps: this NPS field accepts answers off the model's NPS scale "
+            "0 to 10 (nps.scale); they would have no category: leave out min and max to take the scale, or keep "
+            "them inside it"
+        ],
+    ),
+    "points_beyond_a_billion": (
+        "rules:\n  - id: wp\n    when: {event: download}\n    points: 1e12\n",
+        [
+            "model.yaml:4:13: rule wp: points: 1000000000000 is more than 1000000000 (one billion), "
+            "the most a rule, cap or score may give"
+        ],
+    ),
 }
 
 

@@ -1,7 +1,13 @@
-"""`leadscore explain`: the model as the seed's spreadsheet (asset, stage, score), from the YAML itself."""
+"""`leadscore explain`: the model as the seed's spreadsheet (asset, stage, score), from the YAML itself.
+
+`--format csv` prints the rules as that spreadsheet (CSV_COLUMNS); `leadscore import-assets`
+reads it back (cli/assets.py), so the two round-trip.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from ..core.loader import LoadedModel
@@ -40,6 +46,8 @@ def describe_limit(rule: RuleSpec) -> str:
     if limit == "once":
         pieces.append("once")
     elif limit is not None:
+        if limit.once_per is not None:
+            pieces.append(f"once per {limit.once_per}")
         if limit.max is not None:
             pieces.append(f"{limit.max}/{limit.per}")
         if limit.cooldown is not None:
@@ -51,8 +59,51 @@ def describe_limit(rule: RuleSpec) -> str:
     return ", ".join(pieces) or ("while profile matches" if rule.fit is not None else "every time")
 
 
+CSV_COLUMNS = ("rule", "event", "asset", "condition", "stage", "readiness", "points", "limit", "scores", "description")
+
+
+def _asset(rule: RuleSpec) -> str:
+    """The `asset` condition when it is one value or pattern (the spreadsheet's asset column)."""
+    value = (rule.when or {}).get("asset")
+    return value if isinstance(value, str) else ""
+
+
+def csv_row(rule: RuleSpec, points: float) -> list[str]:
+    when = rule.when or {}
+    event = when.get("event") if rule.when is not None else None
+    others = {name: c for name, c in (rule.when or rule.fit or {}).items() if name != "event"}
+    if _asset(rule):
+        others.pop("asset")
+    condition = "; ".join(f"{name}: {_condition(c)}" for name, c in others.items())
+    limit = describe_limit(rule)
+    return [
+        rule.id,
+        " or ".join(event) if isinstance(event, list) else str(event or ""),
+        _asset(rule),
+        condition,
+        rule.stage or "",
+        rule.readiness or "",
+        format_number(points),
+        "" if limit in {"every time", "while profile matches"} else limit,
+        ", ".join(rule.scores) if rule.scores is not None else "",
+        rule.description or "",
+    ]
+
+
+def explain_csv(loaded: LoadedModel) -> str:
+    """One row per rule, the columns a marketer's asset spreadsheet has (CSV_COLUMNS)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for rule in loaded.spec.rules:
+        writer.writerow(csv_row(rule, rule_points(rule, loaded.spec)))
+    return out.getvalue().rstrip("\n")
+
+
 def explain(loaded: LoadedModel, fmt: str = "table") -> str:
     spec = loaded.spec
+    if fmt == "csv":
+        return explain_csv(loaded)
     headers = ["rule", "kind", "when / fit", "stage", "readiness", "points", "limit", "scores"]
     rows = []
     for rule in spec.rules:

@@ -19,6 +19,7 @@ from ..core.spec import json_schema
 from ..core.state import Outcome
 from ..core.units import format_number
 from ..settings import SettingsError
+from .assets import add_import_assets_command
 from .calibrate import add_calibrate_command
 from .explain import explain
 from .openapi import add_openapi_command
@@ -259,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain_cmd = commands.add_parser("explain", help="print the model as a table: rule, stage, readiness, points")
     explain_cmd.add_argument("path", nargs="?", type=Path, default=DEFAULT_MODEL)
-    explain_cmd.add_argument("--format", choices=["table", "markdown"], default="table")
+    explain_cmd.add_argument(
+        "--format", choices=["table", "markdown", "csv"], default="table", help="csv: the asset spreadsheet"
+    )
     explain_cmd.set_defaults(run=cmd_explain)
 
     schema = commands.add_parser("schema", help="print the JSON Schema of model files (for editors)")
@@ -292,6 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_command(commands)
     add_calibrate_command(commands)
     add_openapi_command(commands)
+    add_import_assets_command(commands)
 
     alerts = commands.add_parser("alerts", help="the recorded alerts and whether each was sent (ALERTS_TABLE)")
     alerts.add_argument("--status", choices=["pending", "sending", "sent", "failed"], help="only these")

@@ -19,7 +19,7 @@ from .alerts import ACCOUNT_KINDS, CompiledAlert, compile_alerts
 from .loader import LoadedModel
 from .matchers import Test, as_text, compile_condition
 from .spec import ModelSpec, RuleSpec
-from .state import Skip
+from .state import MAX_ONCE_VALUES, Skip
 from .units import DAY, duration_seconds, format_number, percent_fraction
 from .validation import MAIN_SCORE, rule_points, rule_targets
 
@@ -38,6 +38,7 @@ class CompiledRule:
     stage: str | None
     counter: str | None
     once: bool
+    once_per: str | None  # limit: {once_per: property}: once per distinct value of it
     per: str | None
     max_per: int
     cooldown: float
@@ -48,6 +49,9 @@ class CompiledRule:
     skip_period: Skip
     skip_cooldown: Skip
     skip_cap: Skip
+    skip_once_value: Skip
+    skip_once_missing: Skip
+    skip_once_full: Skip
 
 
 def period_bucket(per: str, ts: float) -> int:
@@ -189,10 +193,10 @@ def compile_rule(rule: RuleSpec, spec: ModelSpec) -> CompiledRule:
     )
     limit = rule.limit
     once = limit == "once"
-    per = max_per = None
+    per = max_per = once_per = None
     cooldown = 0.0
     if limit is not None and limit != "once":
-        per, max_per = limit.per, limit.max
+        per, max_per, once_per = limit.per, limit.max, limit.once_per
         cooldown = duration_seconds(limit.cooldown) if limit.cooldown else 0.0
     points = rule_points(rule, spec)
     targets = tuple(rule_targets(rule))
@@ -207,6 +211,7 @@ def compile_rule(rule: RuleSpec, spec: ModelSpec) -> CompiledRule:
         stage=rule.stage,
         counter=rule.counter,
         once=once,
+        once_per=once_per,
         per=per,
         max_per=max_per or 0,
         cooldown=cooldown,
@@ -217,6 +222,11 @@ def compile_rule(rule: RuleSpec, spec: ModelSpec) -> CompiledRule:
         skip_period=Skip(rule.id, f"limit: at most {max_per} per {per}, reached"),
         skip_cooldown=Skip(rule.id, "limit: cooldown since the last credit"),
         skip_cap=Skip(rule.id, "cap reached"),
+        skip_once_value=Skip(rule.id, f"limit: once per {once_per}, already given for this {once_per}"),
+        skip_once_missing=Skip(rule.id, f"limit: once per {once_per}, but the event has no {once_per}"),
+        skip_once_full=Skip(
+            rule.id, f"limit: once per {once_per}, {MAX_ONCE_VALUES} different values already given (the most kept)"
+        ),
     )
 
 

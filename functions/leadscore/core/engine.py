@@ -22,8 +22,10 @@ from typing import Any
 
 from .accounts import account_key
 from .compiler import CompiledModel, CompiledRule, period_bucket, period_end
-from .spec import DecaySpec
+from .events import END_TS, MAX_NESTING, MIN_TS, TIME_RANGE, EventError, check_values, nps_problem
+from .spec import DecaySpec, NpsSpec
 from .state import (
+    MAX_ONCE_VALUES,
     MAX_PROFILE_BYTES,
     MAX_SEEN_IDS,
     MAX_STAGE_HISTORY,
@@ -35,6 +37,7 @@ from .state import (
     Outcome,
     Skip,
     event_key,
+    value_key,
 )
 from .units import DAY, duration_seconds, format_number, percent_fraction
 
@@ -68,6 +71,8 @@ def score_event(model: CompiledModel, state: LeadState, event: Event) -> tuple[L
 
 def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome:
     ts = event.ts
+    if not MIN_TS <= ts < END_TS:  # also NaN: parse_event refuses it, a direct caller gets the same rule
+        raise EventError(f"timestamp: {ts!r} is out of range; {TIME_RANGE}")
     stage_before = state.stage
     key = event_key(event.id)
     if key in state.seen:
@@ -104,6 +109,9 @@ def apply_event(model: CompiledModel, state: LeadState, event: Event) -> Outcome
                 state.counters[rule.counter] = state.counters.get(rule.counter, 0) + 1
             if rule.once and rule.id in state.rule_fires:  # the commonest skip, decided here
                 skipped.append(rule.skip_once)
+                continue
+            if rule.once_per is not None:
+                _credit_once_per(model, state, rule, event, changes, skipped)
                 continue
             _credit(model, state, rule, event, changes, skipped)
         if stages_engaged:
@@ -167,7 +175,7 @@ def _settle(
     return Outcome("scored", changes, score_before, score_after, stage_before, state.stage, alerts, skipped)
 
 
-def _credit(
+def _credit_once_per(
     model: CompiledModel,
     state: LeadState,
     rule: CompiledRule,
@@ -175,6 +183,32 @@ def _credit(
     changes: list[Change],
     skipped: list[Skip],
 ) -> None:
+    """`limit: {once_per: asset}`: each value credited once; past MAX_ONCE_VALUES values, nothing more."""
+    value = event.properties.get(rule.once_per) if rule.once_per is not None else None
+    if value is None or value == "":
+        skipped.append(rule.skip_once_missing)
+        return
+    key = value_key(value)
+    given = state.once_values.get(rule.id)
+    if given is not None and key in given:
+        skipped.append(rule.skip_once_value)
+        return
+    if given is not None and len(given) >= MAX_ONCE_VALUES:
+        skipped.append(rule.skip_once_full)
+        return
+    if _credit(model, state, rule, event, changes, skipped):
+        state.once_values.setdefault(rule.id, set()).add(key)
+
+
+def _credit(
+    model: CompiledModel,
+    state: LeadState,
+    rule: CompiledRule,
+    event: Event,
+    changes: list[Change],
+    skipped: list[Skip],
+) -> bool:
+    """Give the rule's points within its limits and caps; True if it was credited."""
     rule_id = rule.id
     ts = event.ts
     bucket = 0
@@ -184,7 +218,7 @@ def _credit(
         counts = state.buckets.get(rule_id)
         if counts is not None and counts.get(bucket, 0) >= rule.max_per:
             skipped.append(rule.skip_period)
-            return
+            return False
     if rule.cooldown:
         times = state.fire_times.get(rule_id)
         if times is not None:
@@ -192,7 +226,7 @@ def _credit(
             for fired in times:
                 if abs(fired - ts) < cooldown:
                     skipped.append(rule.skip_cooldown)
-                    return
+                    return False
     points = rule.points
     why = rule.why
     given = state.rule_points.get(rule_id, 0.0)
@@ -209,7 +243,7 @@ def _credit(
             why = f"{why} (group {group} cap {format_number(model.group_caps[group])})"
     if points == 0 and rule.points != 0:
         skipped.append(rule.skip_cap)
-        return
+        return False
     state.rule_fires[rule_id] = state.rule_fires.get(rule_id, 0) + 1
     state.rule_points[rule_id] = given + points
     if group is not None:
@@ -238,6 +272,7 @@ def _credit(
             after = floor if before >= floor else before
         state.extras[target] = after
         changes.append(Change(event_id, rule_id, target, points, before, after, why))
+    return True
 
 
 def _clip(total: float, points: float, cap: float) -> float:
@@ -273,6 +308,24 @@ def _json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), default=str))
 
 
+DEFAULT_NPS = NpsSpec()
+
+
+def _profile_value_problem(key: str, value: Any, nps: NpsSpec) -> str | None:
+    """Why a profile value must not be stored: a non-finite or huge number, or an NPS answer off the scale.
+
+    The doors refuse these already; this keeps a direct caller (a replay, a script) to the same rule,
+    so nothing stored can poison a sum or match `{min: 9}` without a category.
+    """
+    try:
+        check_values(value, key, MAX_NESTING)
+    except EventError as error:
+        return str(error).removeprefix(f"{key}: ")
+    if key == nps.field:
+        return nps_problem(value, nps)
+    return None
+
+
 def _update_profile(
     model: CompiledModel, state: LeadState, event: Event, changes: list[Change], skipped: list[Skip]
 ) -> None:
@@ -284,11 +337,16 @@ def _update_profile(
     profile = state.profile
     updates = event.profile or {}
     size = _json_size(profile) if updates else 0
+    nps = model.spec.nps or DEFAULT_NPS
     for key, value in updates.items():
         old_size = len(key) + 4 + _json_size(profile[key]) if key in profile else 0
         if value is None or value == "":
             profile.pop(key, None)
             size -= old_size
+            continue
+        problem = _profile_value_problem(key, value, nps)
+        if problem is not None:
+            skipped.append(Skip("profile", f"profile field {key[:40]!r} not stored: {problem}"))
             continue
         new_size = len(key) + 4 + _json_size(value)
         if size - old_size + new_size > MAX_PROFILE_BYTES:
@@ -539,7 +597,7 @@ def nps_category(model: CompiledModel, value: Any) -> str | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     for name, (low, high) in (("promoter", nps.promoters), ("passive", nps.passives), ("detractor", nps.detractors)):
         if low <= number <= high:

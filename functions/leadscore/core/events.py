@@ -12,7 +12,11 @@ what a door accepts the consumer can score, and a message that bypassed the door
 - anonymous ids: 1 to 200 printable ASCII characters, no whitespace;
 - numbers in `properties` and `profile`: finite and at most 2**63 in magnitude (NUMBER_RULE),
   nested at most MAX_NESTING levels;
-- timestamps: from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+- timestamps: from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z;
+- video: `percent` watched is derived from seconds (see `video_percent`) when the sender gives
+  `position` and `duration` (or Segment's `total_length`) but no `percent`;
+- NPS answers (the model's `nps.field`, in `profile` or `properties`), when the caller passes the
+  model's `nps` settings: whole numbers on its scale (see `nps_problem`).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 import idna
 
+from .spec import NpsSpec
 from .state import Event
 
 _ALLOWED_KEYS = frozenset({"id", "type", "email", "anonymous_id", "timestamp", "properties", "profile"})
@@ -238,6 +243,68 @@ def check_values(value: Any, path: str, max_depth: int, depth: int = 0) -> None:
         raise EventError(f"{path}: {problem}")
 
 
+# --- NPS answers and video progress --------------------------------------------------------------
+
+
+def nps_problem(value: Any, nps: NpsSpec) -> str | None:
+    """Why `value` is not an answer on the model's NPS scale, or None.
+
+    A number (or text that reads as one: "9", "1e1") must be whole and on the scale: off it, or
+    between two bands (8.5), it would be stored with no category and still match `{min: 9}`.
+    Other text ("n/a") is kept as written: it has no category and matches no min or max.
+    """
+    low, high = nps.scale
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        if not math.isfinite(number):
+            return None
+    else:
+        problem = number_problem(value)
+        if problem is not None:
+            return problem
+        number = float(value)
+    if not number.is_integer():
+        return f"{_shown(value, 40)} is not a whole number; expected a whole number on the NPS scale {low} to {high}"
+    if not low <= number <= high:
+        return f"{_shown(value, 40)} is outside the NPS scale {low} to {high}"
+    return None
+
+
+VIDEO_DURATION_KEYS = ("duration", "total_length")  # ours, then Segment's Video Spec
+
+
+def video_percent(position: Any, duration: Any) -> float | None:
+    """Share of a video watched, 0 to 100, rounded to one decimal (as the Segment mapping does).
+
+    None unless both are finite numbers of seconds and the duration is positive: a percent
+    that cannot be known is left out, so `percent` conditions simply do not match.
+    """
+    numbers = (position, duration)
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and number_problem(v) is None for v in numbers):
+        return None
+    if duration <= 0:
+        return None
+    if position >= duration:
+        return 100.0
+    if position <= 0:
+        return 0.0
+    return round(min(100.0, max(0.0, 100.0 * position / duration)), 1)
+
+
+def _with_video_percent(event_type: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """Video events: `percent` from `position` and `duration` unless the sender gave its own."""
+    if not event_type.startswith("video") or properties.get("percent") is not None or "position" not in properties:
+        return properties
+    duration = next((properties[key] for key in VIDEO_DURATION_KEYS if properties.get(key) is not None), None)
+    percent = video_percent(properties["position"], duration)
+    return properties if percent is None else {**properties, "percent": percent}
+
+
 # --- timestamps -----------------------------------------------------------------------------------
 
 
@@ -316,7 +383,8 @@ def _check_details(lead: str, properties: dict[str, Any], profile: dict[str, Any
     return profile
 
 
-def parse_event(data: Any, known_types: Iterable[str] | None = None) -> Event:
+def parse_event(data: Any, known_types: Iterable[str] | None = None, nps: NpsSpec | None = None) -> Event:
+    """A typed event, or EventError naming the field; with the model's `nps`, answers off its scale are refused."""
     if not isinstance(data, dict):
         raise EventError("an event is a JSON object with id, type, email or anonymous_id, timestamp")
     unknown = sorted(str(key) for key in set(data) - _ALLOWED_KEYS)
@@ -343,6 +411,13 @@ def parse_event(data: Any, known_types: Iterable[str] | None = None) -> Event:
     if profile is not None and not isinstance(profile, dict):
         raise EventError("profile: expected a JSON object")
     profile = _check_details(lead, properties, profile)
+    if nps is not None:
+        for name, source in (("properties", properties), ("profile", profile or {})):
+            answer = source.get(nps.field)
+            problem = None if answer is None or answer == "" else nps_problem(answer, nps)
+            if problem is not None:
+                raise EventError(f"{name}.{nps.field}: {problem}")
+    properties = _with_video_percent(event_type, properties)
     return Event(event_id, event_type, lead, ts, properties, profile)
 
 

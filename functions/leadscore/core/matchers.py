@@ -29,14 +29,13 @@ def as_text(value: Any) -> str:
 
 
 def as_number(value: Any) -> float | None:
+    """A finite number, or None: NaN, infinities ('inf', 'nan' text too) and huge integers match no min/max."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+    if isinstance(value, int | float | str):
         try:
-            number = float(value.strip())
-        except ValueError:
+            number = float(value.strip() if isinstance(value, str) else value)
+        except (ValueError, OverflowError):  # float() of an int past ~1e308 overflows
             return None
         return number if math.isfinite(number) else None
     return None
@@ -53,7 +52,7 @@ def _glob_regex(patterns: list[str]) -> re.Pattern[str]:
 def _one_of(values: list[Any]) -> Test:
     """Equality with any of `values`; text values with * or ? are wildcard patterns."""
     texts = {as_text(v) for v in values if not (isinstance(v, str) and is_wildcard(v))}
-    numbers = {float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)}
+    numbers = {n for v in values if isinstance(v, int | float) and (n := as_number(v)) is not None}
     globs = [v for v in values if isinstance(v, str) and is_wildcard(v)]
     pattern = _glob_regex(globs) if globs else None
 

@@ -96,6 +96,11 @@ class LimitSpec(Strict):
         None, description="The calendar period (UTC) that `max` counts in."
     )
     cooldown: Duration | None = Field(None, description="Minimum time between two credits.")
+    once_per: Identifier | None = Field(
+        None,
+        description="Once per distinct value of this event property (each asset once, not the rule once); "
+        "a lead remembers at most 100 values per rule, then the rule gives nothing more.",
+    )
 
 
 def _limit_kind(value: Any) -> str:
@@ -269,12 +274,21 @@ ProfileFieldType = Annotated[
 
 
 class FormFieldSpec(Strict):
-    type: Literal["email", "text", "integer", "number", "choice", "boolean"] = "text"
+    type: Literal["email", "text", "integer", "number", "choice", "boolean", "nps"] = Field(
+        "text",
+        description="nps: a whole number on the model's NPS scale (a field named like the model's nps field "
+        "is one unless it gives another type).",
+    )
     required: Flag = False
     choices: list[str] | None = None
     min: float | None = None
     max: float | None = None
     max_length: int = Field(500, ge=1)
+    nps_scale: tuple[int, int] | None = Field(
+        None,
+        description="Set from the model's `nps.scale` for an NPS field without its own min and max: "
+        "answers off the scale are refused, naming it.",
+    )
 
 
 class FormSpec(Strict):
@@ -296,6 +310,10 @@ class ModelSpec(Strict):
         "7d", description="How far behind a lead's newest event a late event is still scored."
     )
     event_types: list[Identifier] = Field(default_factory=list, description="Event types besides the built-in ones.")
+    public_event_types: list[Identifier] | None = Field(
+        None,
+        description="Event types a public browser write key may send (default: page_view, video_play, download).",
+    )
     scores: dict[Identifier, ExtraScoreSpec] = Field(
         default_factory=dict, description="Extra scores, one per product line."
     )
@@ -369,6 +387,41 @@ class ModelSpec(Strict):
                     elif isinstance(kind, str):
                         field = {"type": kind, **field}
                 new_fields[field_name] = field
+            new_forms[name] = {**form, "fields": new_fields}
+        return {**data, "forms": new_forms}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nps_fields_take_the_scale(cls, data: Any) -> Any:
+        """The NPS answer field (type nps, or named like `nps.field`) is a whole number on the model's scale.
+
+        Pydantic runs `before` validators last-defined first, so this comes before the profile types:
+        the NPS answer is a number whatever profile_fields says. A field that writes its own min or
+        max keeps them (it says otherwise); validation refuses bounds off the scale.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("forms"), dict):
+            return data
+        nps = data.get("nps") if isinstance(data.get("nps"), dict) else {}
+        field_name = nps.get("field", NpsSpec.model_fields["field"].default)
+        scale = nps.get("scale", NpsSpec.model_fields["scale"].default)
+        if not (isinstance(scale, list | tuple) and len(scale) == 2 and all(type(v) is int for v in scale)):
+            scale = NpsSpec.model_fields["scale"].default
+        new_forms = {}
+        for name, form in data["forms"].items():
+            fields = form.get("fields") if isinstance(form, dict) else None
+            if not isinstance(fields, dict):
+                new_forms[name] = form
+                continue
+            new_fields = {}
+            for key, field in fields.items():
+                kind = field.get("type") if isinstance(field, dict) else None
+                if isinstance(field, dict) and (
+                    kind == "nps" or (key == field_name and kind in (None, "integer", "number"))
+                ):
+                    field = {**field, "type": "integer"}
+                    if "min" not in field and "max" not in field:
+                        field.update(min=scale[0], max=scale[1], nps_scale=list(scale))
+                new_fields[key] = field
             new_forms[name] = {**form, "fields": new_fields}
         return {**data, "forms": new_forms}
 

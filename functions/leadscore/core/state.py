@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -15,6 +16,10 @@ SEEN_SLACK = 100  # forget this many more at once, so a flood sorts once per 100
 MAX_STAGE_HISTORY = 50  # the first entry and the 49 latest
 MAX_PROFILE_BYTES = 32 * 1024  # keys + JSON values; a field that would pass it is not stored
 _SEEN_RECORD = 12  # 8-byte digest of the event id + 4-byte event second
+# `limit: {once_per: asset}`: the values already credited, 8-byte digests, at most this many per
+# rule and lead (about 1.1 KB stored). At the bound the rule gives nothing more to that lead:
+# forgetting a value could score it twice, which is the one thing the limit promises not to do.
+MAX_ONCE_VALUES = 100
 
 
 def event_key(event_id: str) -> bytes:
@@ -24,6 +29,32 @@ def event_key(event_id: str) -> bytes:
     10^13 per lead even at the bound.
     """
     return hashlib.blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def value_key(value: Any) -> bytes:
+    """The compact form of a property value for `once_per`: 64 bits of BLAKE2b of its text, case folded.
+
+    Text ignores case as conditions do ('WP-1' and 'wp-1' are one asset); a number is its value
+    (2 and 2.0 are one); other values are their JSON text.
+    """
+    if isinstance(value, str):
+        text = "s:" + value.strip().casefold()
+    elif isinstance(value, bool):
+        text = f"b:{value}"
+    elif isinstance(value, int | float):
+        text = f"n:{value!r}" if isinstance(value, float) and not value.is_integer() else f"n:{int(value)}"
+    else:
+        text = "j:" + json.dumps(value, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def pack_keys(keys: set[bytes]) -> str:
+    return base64.b64encode(b"".join(sorted(keys))).decode("ascii")
+
+
+def unpack_keys(value: Any) -> set[bytes]:
+    records = base64.b64decode(value or "")
+    return {records[i : i + 8] for i in range(0, len(records), 8)}
 
 
 def pack_seen(seen: dict[bytes, int]) -> str:
@@ -109,6 +140,7 @@ class LeadState:
     group_points: dict[str, float] = field(default_factory=dict)  # group -> points given (its rules' sum)
     buckets: dict[str, dict[int, int]] = field(default_factory=dict)  # rule -> period -> credits
     fire_times: dict[str, list[float]] = field(default_factory=dict)  # cooldown rules only
+    once_values: dict[str, set[bytes]] = field(default_factory=dict)  # once_per rules: value_key digests
     seen: dict[bytes, int] = field(default_factory=dict)  # event_key -> event second, late window
     seen_floor: float = 0.0  # events before this are late: their ids were forgotten (MAX_SEEN_IDS)
     gains: dict[int, float] = field(default_factory=dict)  # UTC day -> points gained (momentum)
@@ -137,6 +169,7 @@ class LeadState:
             group_points=dict(self.group_points),
             buckets={rule: dict(counts) for rule, counts in self.buckets.items()},
             fire_times={rule: list(times) for rule, times in self.fire_times.items()},
+            once_values={rule: set(keys) for rule, keys in self.once_values.items()},
             seen=dict(self.seen),
             seen_floor=self.seen_floor,
             gains=dict(self.gains),
@@ -159,6 +192,7 @@ class LeadState:
         data["gains"] = {str(k): v for k, v in self.gains.items()}
         data["stage_history"] = [list(item) for item in self.stage_history]
         data["seen"] = pack_seen(self.seen)
+        data["once_values"] = {rule: pack_keys(keys) for rule, keys in self.once_values.items()}
         return data
 
     @classmethod
@@ -169,6 +203,7 @@ class LeadState:
         data["gains"] = {int(k): float(v) for k, v in data.get("gains", {}).items()}
         data["stage_history"] = [tuple(item) for item in data.get("stage_history", [])]
         data["seen"] = unpack_seen(data.get("seen"))
+        data["once_values"] = {rule: unpack_keys(keys) for rule, keys in data.get("once_values", {}).items()}
         if data.pop("alert_armed", True) is False:  # stored before alerts had names
             data.setdefault("disarmed", []).append("lead")
         return cls(**data)

@@ -8,11 +8,19 @@ import re
 from typing import Any
 
 from .source import Loc, Problem
-from .spec import BUILTIN_EVENT_TYPES, ModelSpec, Operators, RuleSpec
+from .spec import BUILTIN_EVENT_TYPES, ModelSpec, NpsSpec, Operators, RuleSpec
 from .units import duration_seconds, format_number, percent_fraction
 
 MAIN_SCORE = "main"
+# Points, caps and the sales-ready score stay far from float overflow whatever arrives: a sum of
+# them over any number of events a lead can send stays finite and exact to the cent.
+MAX_POINTS = 1_000_000_000
+MAX_POINTS_TEXT = "1000000000 (one billion), the most a rule, cap or score may give"
 _SCHEDULE = re.compile(r"^(cron\((\S+\s+){5}\S+\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\))$")
+
+
+def _big(number: float) -> str:
+    return format_number(number) if abs(number) < 1e15 else f"{number:g}"
 
 
 def _suggest(word: str, candidates: list[str]) -> str:
@@ -57,9 +65,32 @@ def _check_settings(spec: ModelSpec) -> list[Problem]:
                 "sales-ready score, so a perfect fit that does nothing is never sales-ready",
             )
         )
+    if spec.sales_ready_score > MAX_POINTS:
+        problems.append(
+            Problem(
+                ("sales_ready_score",),
+                f"{_big(spec.sales_ready_score)} is more than {MAX_POINTS_TEXT}",
+            )
+        )
+    for name, group in spec.groups.items():
+        if group.cap > MAX_POINTS:
+            problems.append(Problem(("groups", name, "cap"), f"{_big(group.cap)} is more than {MAX_POINTS_TEXT}"))
     for index, name in enumerate(spec.event_types):
         if name in BUILTIN_EVENT_TYPES:
             problems.append(Problem(("event_types", index), f"'{name}' is already a built-in event type"))
+    known = event_types(spec)
+    for index, name in enumerate(spec.public_event_types or ()):
+        if name not in known:
+            problems.append(
+                Problem(("public_event_types", index), f"unknown event type '{name}'{_suggest(name, known)}")
+            )
+        elif name in ("identify", "form_submit"):
+            problems.append(
+                Problem(
+                    ("public_event_types", index),
+                    f"'{name}' carries profile answers: browsers send it through forms, not a public write key",
+                )
+            )
     if MAIN_SCORE in spec.scores:
         problems.append(Problem(("scores", MAIN_SCORE), "'main' is the main score's own name", True))
     accounts = spec.accounts
@@ -200,14 +231,44 @@ def _check_rules(spec: ModelSpec) -> list[Problem]:
             problems += _check_when(rule, at, known_events)
         if rule.fit is not None:
             problems += _check_fit(rule, at)
+        for key in ("points", "cap"):
+            amount = getattr(rule, key)
+            if amount is not None and abs(amount) > MAX_POINTS:
+                problems.append(Problem((*at, key), f"{_big(amount)} is more than {MAX_POINTS_TEXT}"))
         if isinstance(rule.limit, type(None)) or rule.limit == "once":
             continue
         limit = rule.limit
+        if limit.once_per is not None:
+            problems += _check_once_per(rule, at)
+            continue
         if (limit.max is None) != (limit.per is None):
             problems.append(Problem((*at, "limit"), "`max` and `per` go together, like {max: 3, per: day}"))
         if limit.max is None and limit.per is None and limit.cooldown is None:
-            problems.append(Problem((*at, "limit"), "a limit needs {max: N, per: day|week|month} or a cooldown"))
+            problems.append(
+                Problem((*at, "limit"), "a limit needs {max: N, per: day|week|month}, a cooldown or once_per")
+            )
     return problems
+
+
+def _check_once_per(rule: RuleSpec, at: Loc) -> list[Problem]:
+    """`once_per` counts values of an event property, so it stands alone (a cap bounds the total)."""
+    limit = rule.limit
+    assert limit is not None and limit != "once" and limit.once_per is not None
+    loc = (*at, "limit", "once_per")
+    if rule.when is None:
+        return []  # `limit` on a fit rule is reported already
+    if limit.once_per == "event":
+        return [Problem(loc, "once_per: event names the event type; for once per lead write `limit: once`")]
+    others = [key for key in ("max", "per", "cooldown") if getattr(limit, key) is not None]
+    if others:
+        return [
+            Problem(
+                (*at, "limit"),
+                f"once_per cannot be combined with {' or '.join(others)}: write limit: {{once_per: "
+                f"{limit.once_per}}} alone, and use `cap` to bound the points in total",
+            )
+        ]
+    return []
 
 
 def _check_when(rule: RuleSpec, at: Loc, known_events: list[str]) -> list[Problem]:
@@ -386,6 +447,7 @@ def _check_alerts(spec: ModelSpec) -> list[Problem]:
 def _check_forms(spec: ModelSpec) -> list[Problem]:
     problems = []
     trusted = spec.trusted()
+    nps = spec.nps or NpsSpec()
     for name, form in spec.forms.items():
         at: Loc = ("forms", name)
         email = form.fields.get("email")
@@ -405,6 +467,17 @@ def _check_forms(spec: ModelSpec) -> list[Problem]:
                 )
             if field.min is not None and field.max is not None and field.min > field.max:
                 problems.append(Problem(loc, "min is above max"))
+            if field_name == nps.field and field.nps_scale is None and field.type in {"integer", "number"}:
+                low, high = nps.scale
+                if (field.min is not None and field.min < low) or (field.max is not None and field.max > high):
+                    problems.append(
+                        Problem(
+                            loc,
+                            f"this NPS field accepts answers off the model's NPS scale {low} to {high} "
+                            f"(nps.scale); they would have no category: leave out min and max to take the "
+                            f"scale, or keep them inside it",
+                        )
+                    )
             if field_name in trusted:
                 problems.append(
                     Problem(

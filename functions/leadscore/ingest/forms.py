@@ -5,6 +5,7 @@ length; unknown fields are rejected (a typo in a landing page should not silentl
 answer); the honeypot catches naive bots, and is decided first, so a bot learns nothing from
 which of its fields were wrong. Numbers follow the event format's bound (NUMBER_RULE) and
 emails its one normalisation (parse_email), so a valid submission is always a scorable event.
+An NPS field without its own bounds takes the model's scale (`nps_scale`) and names it when refused.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def _coerce(name: str, spec: FormFieldSpec, value: Any) -> Any:
         raise ValueError("expected true or false")
     if spec.type in {"integer", "number"}:
         number = _number(value, whole=spec.type == "integer")
+        if spec.nps_scale is not None and not spec.nps_scale[0] <= number <= spec.nps_scale[1]:
+            low, high = spec.nps_scale  # the model's scale, named: the form did not set its own bounds
+            raise ValueError(f"{_plain(number)} is outside the NPS scale {low} to {high}")
         if spec.min is not None and number < spec.min:
             raise ValueError(f"must be at least {_plain(spec.min)}")
         if spec.max is not None and number > spec.max:
