@@ -11,6 +11,7 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -333,3 +334,29 @@ def test_a_queue_outage_is_503_with_retry_after_and_nothing_is_lost_silently(api
     response = post(gateway, "/v1/track", call, api.stack.server_write_key)
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert response.json()["code"] == "unavailable"
+
+
+def test_an_nps_answer_off_the_models_scale_is_400_naming_the_field(api, gateway):
+    call = {"type": "identify", "userId": "ann@acme.example", "traits": {"nps": 11}, "timestamp": now_iso()}
+    response = post(gateway, "/v1/batch", {"batch": [call]}, api.stack.server_write_key)
+    assert response.status_code == 400 and response.json()["code"] == "invalid_events"
+    assert "nps: 11 is outside the NPS scale 0 to 10" in response.text
+    assert api.queued() == 0
+
+
+def test_the_model_names_the_event_types_a_browser_key_may_send(api, gateway, tmp_path, monkeypatch):
+    import shutil
+
+    from leadscore.handlers import runtime
+
+    folder = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "rules", folder)
+    with (folder / "model.yaml").open("a") as model:
+        model.write("public_event_types: [page_view]\n")
+    monkeypatch.setenv("MODEL_PATH", str(folder))
+    runtime.reset()
+    origin = {"Origin": SITE}
+    download = {"type": "track", "anonymousId": "v-1", "event": "File Downloaded", "properties": {"asset": "x"}}
+    response = post(gateway, "/v1/batch", {"batch": [download]}, api.stack.browser_write_key, **origin)
+    assert response.status_code == 200 and response.json()["ignored"] == 1  # not public in this model
+    runtime.reset()

@@ -34,7 +34,8 @@ def _accepted(record_body: str, message_id: str) -> AcceptedEvent:
     if not isinstance(body, dict) or not isinstance(body.get("event"), dict):
         raise EventError("message body has no event")
     raw = body.get("raw") if isinstance(body.get("raw"), dict) else body["event"]
-    source = "form" if body.get("source") == "form" else "tracking"
+    # public doors (forms, browser write keys) are untrusted: the scorer drops trusted fields again
+    source = "form" if body.get("source") in ("form", "segment-browser") else "tracking"
     return AcceptedEvent(parse_event(body["event"]), raw, message_id, source)
 
 
@@ -55,7 +56,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if result is not None:
         failed.extend(result.failed_message_ids)
         for lead, reason in result.failures:
-            logger.error("lead not scored; its messages will be redelivered", extra={"lead": mask_email(lead), "reason": reason})
+            logger.error(
+                "lead not scored; its messages will be redelivered", extra={"lead": mask_email(lead), "reason": reason}
+            )
             metrics.add_metric(name="LeadsFailed", unit=MetricUnit.Count, value=1)
         for visitor, owner, claimant in result.refused_links:
             logger.warning(

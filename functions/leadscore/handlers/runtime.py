@@ -10,7 +10,7 @@ from ..adapters.queue import ScoringQueue
 from ..adapters.ratelimit import RateLimiter
 from ..core.compiler import CompiledModel, compile_model
 from ..core.loader import load_model
-from ..core.spec import BUILTIN_EVENT_TYPES
+from ..core.spec import BUILTIN_EVENT_TYPES, NpsSpec
 from ..settings import Settings
 
 
@@ -28,6 +28,11 @@ def model() -> CompiledModel:
 @cache
 def known_event_types() -> frozenset[str]:
     return frozenset((*BUILTIN_EVENT_TYPES, *model().spec.event_types))
+
+
+def nps_scale() -> NpsSpec:
+    """The model's NPS settings (the defaults when it has none): answers off the scale are refused at the door."""
+    return model().spec.nps or NpsSpec()
 
 
 @cache

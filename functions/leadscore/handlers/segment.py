@@ -137,7 +137,7 @@ def _throttle(now: float) -> None:
 
 def _policy(browser: bool) -> Policy:
     spec = runtime.model().spec
-    public = getattr(spec, "public_event_types", None)  # a model marker, once the model language has one
+    public = spec.public_event_types
     keys = [visitor_key(secret) for secret in runtime.tracking_secrets()] if browser else []
     return Policy(
         known_types=runtime.known_event_types(),
@@ -146,6 +146,7 @@ def _policy(browser: bool) -> Policy:
         trusted_fields=spec.trusted(),
         company_id_field=spec.accounts.company_id_field,
         signed_visitor=lambda visitor: is_signed(visitor, keys),
+        nps=runtime.nps_scale(),
     )
 
 

@@ -51,7 +51,9 @@ def track() -> Response:
         raise RequestError(401, error.code, str(error)) from None
     data = parse_json(request_text(raw))
     try:
-        accepted = parse_tracking_body(data, runtime.known_event_types(), now, runtime.settings().event_retention_days)
+        accepted = parse_tracking_body(
+            data, runtime.known_event_types(), now, runtime.settings().event_retention_days, runtime.nps_scale()
+        )
     except PayloadError as error:
         details = [{"index": index, "error": message} for index, message in error.problems]
         raise RequestError(

@@ -31,6 +31,7 @@ from ..core.events import (
     parse_event,
     parse_timestamp,
 )
+from ..core.spec import NpsSpec
 from .tracking import FUTURE_TOLERANCE, MAX_EVENT_BYTES, TrackedEvent
 
 MAX_CALL_BYTES = 32 * 1024  # Segment: 32 KB per call
@@ -109,6 +110,7 @@ class Policy:
     trusted_fields: frozenset[str] = frozenset()
     company_id_field: str = "company_id"
     signed_visitor: Callable[[str], bool] = lambda _visitor: False  # is this visitor id one we issued?
+    nps: NpsSpec | None = None  # the model's NPS scale: answers off it are refused at the door
 
 
 @dataclass(frozen=True)
@@ -399,7 +401,7 @@ def translate(
                 continue
             kept = _kept(call)
             for data in events:
-                event = parse_event(data, policy.known_types)
+                event = parse_event(data, policy.known_types, policy.nps)
                 if event.ts > received_at + FUTURE_TOLERANCE:
                     raise EventError("timestamp: in the future (more than 5 minutes ahead)")
                 if event.ts < oldest:

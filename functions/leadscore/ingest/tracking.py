@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.events import MAX_DOCUMENT_DEPTH, EventError, check_values, parse_event
+from ..core.spec import NpsSpec
 from ..core.state import Event
 
 MAX_BATCH = 100
@@ -174,7 +175,9 @@ class TrackedEvent:
     raw: dict[str, Any]
 
 
-def parse_tracking_body(data: Any, known_types: Iterable[str], now: float, retention_days: int) -> list[TrackedEvent]:
+def parse_tracking_body(
+    data: Any, known_types: Iterable[str], now: float, retention_days: int, nps: NpsSpec | None = None
+) -> list[TrackedEvent]:
     """A single event, `{"batch": [...]}` or a JSON array, all valid or none (each problem listed)."""
     if isinstance(data, list):
         items, batched = data, True
@@ -203,9 +206,9 @@ def parse_tracking_body(data: Any, known_types: Iterable[str], now: float, reten
                 raise EventError(f"the event is larger than {MAX_EVENT_BYTES} bytes")
             if is_segment(item):  # queued as received: check all of it, in the sender's terms (context.x)
                 check_values(item, "", MAX_DOCUMENT_DEPTH)
-                event = parse_event(from_segment(item), known)
+                event = parse_event(from_segment(item), known, nps)
             else:  # parse_event checks every field a project event may have
-                event = parse_event(item, known)
+                event = parse_event(item, known, nps)
             if event.ts > now + FUTURE_TOLERANCE:
                 raise EventError("timestamp: in the future")
             if event.ts < oldest:
