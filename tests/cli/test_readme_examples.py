@@ -72,3 +72,84 @@ def test_the_timeline_example_is_what_simulate_prints(capsys):
     for line in shown[1:]:
         if line != "...":
             assert line in printed, line
+
+
+def scores(model_text: str, events: list[dict]) -> dict[str, dict]:
+    from leadscore.core.events import parse_event
+
+    report = simulate(compile_model(load_text(model_text)), [parse_event(event) for event in events]).report()
+    return {lead["lead"]: lead for lead in report["leads"]}
+
+
+def test_video_share_watched_from_seconds():
+    def watched(n: int, position: float, duration: float) -> dict:
+        properties = {"video": "demo", "position": position, "duration": duration}
+        return {
+            "id": f"v{n}",
+            "type": "video_play",
+            "email": "ann@acme.example",
+            "timestamp": 1_790_000_000 + n,
+            "properties": properties,
+        }
+
+    text = example("video")
+    assert scores(text, [watched(1, 60, 600)])["ann@acme.example"]["score"] == 0  # 10%
+    assert scores(text, [watched(1, 60, 600), watched(2, 90, 120)])["ann@acme.example"]["score"] == 10  # 75%
+    assert scores(text, [watched(1, 90, 0)])["ann@acme.example"]["score"] == 0  # no duration: no percent
+
+
+def test_once_per_asset_scores_each_white_paper_once_up_to_the_cap():
+    def download(n: int, asset: str) -> dict:
+        return {
+            "id": f"d{n}",
+            "type": "download",
+            "email": "ann@acme.example",
+            "timestamp": 1_790_000_000 + n,
+            "properties": {"asset": asset},
+        }
+
+    text = example("once-per")
+    assets = ["whitepaper-a", "Whitepaper-A", "whitepaper-b"]
+    assert scores(text, [download(n, asset) for n, asset in enumerate(assets)])["ann@acme.example"]["score"] == 60
+    assets += ["whitepaper-c"]  # a third paper: the cap of 60 holds
+    assert scores(text, [download(n, asset) for n, asset in enumerate(assets)])["ann@acme.example"]["score"] == 60
+
+
+def test_the_asset_spreadsheet_imports_and_round_trips(capsys, tmp_path):
+    import shutil
+
+    folder = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", folder)
+    sheet = tmp_path / "assets.csv"
+    sheet.write_text(example("assets-csv") + "\n")
+    assert main(["import-assets", str(sheet), "--output", str(folder / "assets.yaml"), "--model", str(folder)]) == 0
+    written = (folder / "assets.yaml").read_text()
+    capsys.readouterr()
+    assert main(["explain", str(folder / "assets.yaml"), "--format", "csv"]) == 0
+    (tmp_path / "again.csv").write_text(capsys.readouterr().out)
+    (folder / "assets.yaml").unlink()
+    assert (
+        main(
+            [
+                "import-assets",
+                str(tmp_path / "again.csv"),
+                "--output",
+                str(folder / "assets.yaml"),
+                "--model",
+                str(folder),
+            ]
+        )
+        == 0
+    )
+    assert (folder / "assets.yaml").read_text() == written
+
+
+def test_an_nps_answer_off_the_scale_is_refused_at_the_form():
+    from leadscore.ingest.forms import FormError, validate_submission
+
+    text = example("nps")
+    form = load_text(text).spec.forms["nps-survey"]
+    assert validate_submission("nps-survey", form, {"email": "ann@acme.example", "nps": "9"}).fields == {"nps": 9}
+    with pytest.raises(FormError) as refused:
+        validate_submission("nps-survey", form, {"email": "ann@acme.example", "nps": "11"})
+    assert refused.value.problems == {"nps": "11 is outside the NPS scale 0 to 10"}
