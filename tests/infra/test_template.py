@@ -137,7 +137,7 @@ def test_each_function_gets_only_the_access_it_needs():
         "RateLimitTable": {"dynamodb:UpdateItem"},  # the browser key's per-source throttle
     }
     assert grants("LeadsFunction") == {"LeadsTable": {"dynamodb:GetItem"}, "HistoryTable": {"dynamodb:Query"}}
-    assert set(grants("ScoringFunction")) == DATA_TABLES  # no queue policy: the SQS event source adds its own
+    assert set(grants("ScoringFunction")) == DATA_TABLES | {"AccountsTable/index/*"}  # the SQS event source adds its own queue policy
 
 
 def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
@@ -157,12 +157,13 @@ def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
         "dynamodb:ConditionCheckItem",
     }
     assert access["AccountsTable"] == {
-        "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
     }
+    # an account is read as its summary and its best members: never all of them
+    assert access["AccountsTable/index/*"] == {"dynamodb:Query"}
 
 
 def test_no_function_can_scan_batch_write_or_use_wildcards():
@@ -202,7 +203,8 @@ def test_the_notifier_reads_what_an_email_needs_and_sends_only_as_the_sender():
         "LeadsTable": {"dynamodb:GetItem"},
         "HistoryTable": {"dynamodb:Query"},
         "EventLogTable": {"dynamodb:Query"},
-        "AccountsTable": {"dynamodb:Query"},
+        "AccountsTable": {"dynamodb:GetItem"},  # the account's summary
+        "AccountsTable/index/*": {"dynamodb:Query"},  # its best members, a few
         "SES": {"ses:SendRawEmail"},
         "AlertEventBus": {"events:PutEvents"},
         "AlertDeadLetterQueue": {"sqs:SendMessage"},

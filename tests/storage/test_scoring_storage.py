@@ -204,10 +204,10 @@ def test_dynamodb_calls_per_batch(engine):
         for client in clients.values():
             client.meta.events.unregister("before-call.dynamodb", count)
     # one read of the lead, ONE transaction (lead, history item, event-log item, account
-    # member), one query of the account's members, and a second transaction only when the
-    # account moves stage (here it enters its first one: summary and day figures, together)
-    assert first == ["GetItem", "TransactWriteItems", "Query", "TransactWriteItems"]
-    assert calls == ["GetItem", "TransactWriteItems", "Query"]
+    # member and the summary's sum), one read of the account's summary (whatever its size), and
+    # a second transaction only when the account moves stage (here it enters its first one)
+    assert first == ["GetItem", "TransactWriteItems", "GetItem", "TransactWriteItems"]
+    assert calls == ["GetItem", "TransactWriteItems", "GetItem"]
 
 
 def test_account_items_are_one_per_member_not_one_hot_item(engine):

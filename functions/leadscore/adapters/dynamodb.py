@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 import uuid
 from collections.abc import Iterable
@@ -44,6 +45,11 @@ class StorageError(Exception):
 
 class VersionConflict(StorageError):
     """The lead changed since it was read: reload it and apply the events again."""
+
+
+class TransactionConflict(VersionConflict):
+    """Another transaction held one of the items (an account summary two members save at once):
+    nothing was written; reading again and retrying is safe."""
 
 
 class RetryableStorageError(StorageError):
@@ -107,7 +113,10 @@ class EventLogItem(Model):
 
 
 class AccountItem(Model):
-    """One item per member lead (no hot item under traffic from one company), plus a summary."""
+    """One item per member lead, plus a summary that keeps the members' count and score sum
+    (added to in each member's save transaction), the alerts waiting to re-arm and the stage.
+    The ByScore index gives the best members a few at a time: reading an account costs the same
+    for 1 member or 10,000."""
 
     class Meta:
         table_name = "accounts"
@@ -115,7 +124,10 @@ class AccountItem(Model):
     account = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)  # member#<lead> or #summary
     lead = UnicodeAttribute(null=True)
-    score = NumberAttribute(null=True)
+    member_score = NumberAttribute(null=True)  # a member's main score (the ByScore index's range key)
+    score = NumberAttribute(null=True)  # summary: the account score when an alert last flipped
+    total = NumberAttribute(null=True)  # summary: the members' scores summed
+    members = NumberAttribute(null=True)  # summary: how many members
     armed = BooleanAttribute(null=True)  # before alerts had names: False meant `account` had fired
     disarmed = UnicodeSetAttribute(null=True)  # account alerts that fired and wait to re-arm
     stage = UnicodeAttribute(null=True)  # summary: the stage of the account score's band, for velocity
@@ -205,6 +217,7 @@ class StoredLead:
     state: LeadState | None
     version: int
     merged_into: str | None = None
+    score: float | None = None  # the main score last saved (its account membership holds the same)
 
 
 @dataclass
@@ -277,10 +290,12 @@ class AlertRecord:
 
 @dataclass
 class AccountView:
-    members: dict[str, float]  # member lead -> its score
+    members: dict[str, float]  # its best members (as many as asked for) -> their scores
     disarmed: set[str]  # account alerts that fired and wait to re-arm
     stage: str | None  # the stage the velocity figures last counted it in; None: not counted
     stage_since: float | None
+    count: int = 0  # how many members it has
+    total: float = 0.0  # their scores summed
 
 
 @dataclass
@@ -296,6 +311,7 @@ class LeadCommit:
     previous_account: str | None = None
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (anonymous lead, its version)
     alerts: list[AlertRecord] = field(default_factory=list)  # written in the same transaction
+    previous_score: float | None = None  # the score its account membership was last saved with
     due_at: float | None = None  # when the schedule next has work for this lead (DueIndex)
     day_figures: dict[Any, dict[str, Any]] = field(default_factory=dict)  # day -> velocity delta
 
@@ -306,6 +322,8 @@ def _translate(error: Exception) -> StorageError:
     reasons = getattr(error, "cancellation_reasons", None) or []
     if any(reason is not None and reason.code == "ConditionalCheckFailed" for reason in reasons):
         return VersionConflict(text)
+    if any(reason is not None and reason.code == "TransactionConflict" for reason in reasons):
+        return TransactionConflict(text)
     if "ConditionalCheckFailed" in cause or "ConditionalCheckFailed" in text:
         return VersionConflict(text)
     return RetryableStorageError(f"{cause or type(error).__name__}: {text}")
@@ -328,7 +346,8 @@ class LeadRepository:
         except PynamoDBException as error:
             raise _translate(error) from error
         state = LeadState.from_dict(json.loads(item.state)) if item.state else None
-        return StoredLead(state, int(item.version or 0), item.merged_into)
+        score = float(item.score) if item.score is not None else None
+        return StoredLead(state, int(item.version or 0), item.merged_into, score)
 
     def logged_events(self, lead: str, newest: int | None = None) -> list[dict[str, Any]]:
         """The lead's logged events in the project format, oldest first; only the `newest` N if given.
@@ -363,25 +382,76 @@ class LeadRepository:
         return entries[:limit]
 
     def account_members(self, account: str) -> tuple[dict[str, float], set[str]]:
-        """(member lead -> score, the account alerts that fired and wait to re-arm)."""
-        view = self.account(account)
-        return view.members, view.disarmed
-
-    def account(self, account: str) -> AccountView:
-        """The account's members and its summary (alerts waiting to re-arm, stage), read consistently."""
-        view = AccountView({}, set(), None, None)
+        """(every member lead -> score, the account alerts that fired and wait to re-arm): reads
+        all members, for tools and tests; the scoring path reads `account` instead."""
+        members: dict[str, float] = {}
+        disarmed: set[str] = set()
         try:
             for item in AccountItem.query(account, consistent_read=True):
                 if item.sk == SUMMARY:
-                    view.disarmed = set(item.disarmed or ())
-                    if item.armed is False:
-                        view.disarmed.add("account")
-                    view.stage, view.stage_since = item.stage, item.stage_since
-                elif item.lead is not None and item.score is not None:
-                    view.members[item.lead] = float(item.score)
+                    disarmed = self._disarmed(item)
+                elif item.lead is not None and item.member_score is not None:
+                    members[item.lead] = float(item.member_score)
         except PynamoDBException as error:
             raise _translate(error) from error
+        return members, disarmed
+
+    @staticmethod
+    def _disarmed(summary: AccountItem) -> set[str]:
+        disarmed = set(summary.disarmed or ())
+        if summary.armed is False:
+            disarmed.add("account")
+        return disarmed
+
+    def account(self, account: str, best: int = 0) -> AccountView:
+        """The account's summary (count, sum, alerts waiting to re-arm, stage) and its `best`
+        members by score: one GetItem and at most one short Query, whatever the membership."""
+        view = AccountView({}, set(), None, None)
+        try:
+            summary = AccountItem.get(account, SUMMARY, consistent_read=True)
+        except AccountItem.DoesNotExist:
+            return view
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        view.disarmed = self._disarmed(summary)
+        view.stage, view.stage_since = summary.stage, summary.stage_since
+        view.count = int(summary.members or 0)
+        view.total = float(summary.total or 0)
+        if best and view.count:
+            view.members = self._best_members(account, best)
         return view
+
+    def _best_members(self, account: str, limit: int) -> dict[str, float]:
+        try:
+            page = self._connection.client.query(
+                TableName=AccountItem.Meta.table_name,
+                IndexName="ByScore",
+                KeyConditionExpression="account = :account",
+                ExpressionAttributeValues={":account": {"S": account}},
+                ScanIndexForward=False,
+                Limit=limit,
+                ConsistentRead=True,
+            )
+        except Exception as error:  # botocore's ClientError and connection errors alike
+            raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
+        return {item["lead"]["S"]: float(item["member_score"]["N"]) for item in page.get("Items", [])}
+
+    def members_at_least(self, account: str, score: float, enough: int) -> int:
+        """How many members score at least `score`, counted up to `enough` (an alert needs to know
+        only whether a committee is complete): at most `enough` index items read."""
+        try:
+            page = self._connection.client.query(
+                TableName=AccountItem.Meta.table_name,
+                IndexName="ByScore",
+                KeyConditionExpression="account = :account AND member_score >= :score",
+                ExpressionAttributeValues={":account": {"S": account}, ":score": {"N": repr(float(score))}},
+                Select="COUNT",
+                Limit=max(1, enough),
+                ConsistentRead=True,
+            )
+        except Exception as error:  # botocore's ClientError and connection errors alike
+            raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
+        return min(int(page["Count"]), max(1, enough))
 
     def alert(self, alert_id: str) -> AlertItem | None:
         try:
@@ -501,11 +571,7 @@ class LeadRepository:
             if alert is not None:
                 tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
 
-        try:
-            self._transact(write)
-        except VersionConflict:
-            return False
-        return True
+        return self._transact_flip(write)
 
     def move_account_stage(
         self, account: str, from_stage: str | None, to_stage: str | None, at: float, figures: dict[Any, dict[str, Any]]
@@ -540,11 +606,7 @@ class LeadRepository:
                 )
                 tx.save(item, condition=MetricsItem.sk.does_not_exist())
 
-        try:
-            self._transact(write)
-        except VersionConflict:
-            return False
-        return True
+        return self._transact_flip(write)
 
     def commit(self, plan: LeadCommit) -> int:
         """Write one lead's batch atomically; returns the new version."""
@@ -571,13 +633,18 @@ class LeadRepository:
                 tx.save(lead_item, condition=LeadItem.lead.does_not_exist())
             else:
                 tx.save(lead_item, condition=LeadItem.version == plan.expected_version)
+            stayed = plan.previous_account == state.account and plan.previous_score is not None
             if state.account:
-                member = AccountItem(
-                    state.account, f"member#{state.lead}", lead=state.lead, score=plan.score, updated_at=now
-                )
-                tx.save(member)
+                delta = plan.score - ((plan.previous_score or 0.0) if stayed else 0.0)
+                if not stayed or delta:  # a member whose score did not move is not rewritten
+                    member = AccountItem(
+                        state.account, f"member#{state.lead}", lead=state.lead, member_score=plan.score, updated_at=now
+                    )
+                    tx.save(member)
+                    self._add_to_summary(tx, state.account, delta, 0 if stayed else 1)
             if plan.previous_account and plan.previous_account != state.account:
                 tx.delete(AccountItem(plan.previous_account, f"member#{state.lead}"))
+                self._add_to_summary(tx, plan.previous_account, -(plan.previous_score or 0.0), -1)
             for alert in plan.alerts:
                 tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
             for day, delta in plan.day_figures.items():
@@ -595,6 +662,14 @@ class LeadRepository:
 
         self._transact(write)
         return new_version
+
+    @staticmethod
+    def _add_to_summary(tx: TransactWrite, account: str, delta: float, members: int) -> None:
+        """Commutative adds, so concurrent members' saves never overwrite each other's."""
+        actions = [AccountItem.total.add(delta)]
+        if members:
+            actions.append(AccountItem.members.add(members))
+        tx.update(AccountItem(account, SUMMARY), actions=actions)
 
     def _history_and_log(self, plan: LeadCommit, version: int, now: float) -> list[Model]:
         items: list[Model] = []
@@ -653,6 +728,21 @@ class LeadRepository:
                 )
             )
         return items
+
+    def _transact_flip(self, write: Any, attempts: int = 8) -> bool:
+        """A conditional flip: False when its condition failed (someone else flipped first);
+        retried when another transaction only held the item for a moment."""
+        for attempt in range(attempts):
+            try:
+                self._transact(write)
+                return True
+            except TransactionConflict:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            except VersionConflict:
+                return False
+        return False  # unreachable: the last attempt returns or raises
 
     def _transact(self, write: Any) -> None:
         try:

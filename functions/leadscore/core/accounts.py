@@ -95,6 +95,25 @@ def aggregate(scores: Iterable[float], spec: AccountsSpec) -> float:
     return sum(top) / len(top)
 
 
+def best_needed(spec: AccountsSpec) -> int:
+    """How many of its best members an account's score needs (none for a sum: the summary has it)."""
+    if spec.aggregate == "sum":
+        return 0
+    if spec.aggregate == "max":
+        return 1
+    return spec.top or 1
+
+
+def aggregate_summary(total: float, count: int, best: Iterable[float], spec: AccountsSpec) -> float:
+    """The account score from what its summary keeps (members' count and score sum) and its best
+    members' scores (at least `best_needed`): the same as `aggregate` over every member."""
+    if count <= 0:
+        return 0.0
+    if spec.aggregate == "sum":
+        return float(total)
+    return aggregate(best, spec)
+
+
 def crossing(armed: bool, score: float, threshold: float, rearm_below: float) -> tuple[bool, bool]:
     """(alert fires now, armed afterwards): once per crossing, again only after re-arming."""
     if armed and score >= threshold:

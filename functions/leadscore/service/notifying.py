@@ -25,7 +25,7 @@ from urllib.parse import quote
 from ..adapters.bus import ALERT_DETAIL_TYPES, BusUnavailable, EventPublisher
 from ..adapters.dynamodb import AlertItem, LeadRepository
 from ..adapters.mail import MailRejected, MailUnavailable, SesMailer
-from ..core.accounts import aggregate
+from ..core.accounts import aggregate_summary, best_needed
 from ..core.alerts import ACCOUNT_KINDS
 from ..core.compiler import CompiledModel
 from ..core.engine import fit_points, grade, nps_category, temperature, view
@@ -128,7 +128,9 @@ class Notifier:
         )
         for attempt in range(TRIES_PER_CLAIM):
             try:
-                return self.mailer.send(raw, self.delivery.sender, list(alert.recipients), self.delivery.configuration_set)
+                return self.mailer.send(
+                    raw, self.delivery.sender, list(alert.recipients), self.delivery.configuration_set
+                )
             except MailUnavailable:
                 if attempt == TRIES_PER_CLAIM - 1:
                     raise
@@ -144,7 +146,9 @@ class Notifier:
         if self.publisher is None or alert.published_event_id:
             return alert.published_event_id
         try:
-            event_id = self.publisher.publish(ALERT_DETAIL_TYPES[alert.kind], event_detail(alert, self._lead_view(alert)))
+            event_id = self.publisher.publish(
+                ALERT_DETAIL_TYPES[alert.kind], event_detail(alert, self._lead_view(alert))
+            )
         except BusUnavailable:
             return None
         self.repository.mark_published(alert.alert_id, event_id)
@@ -166,7 +170,9 @@ class Notifier:
             lead_state = stored.state if stored else None
         profile = dict(lead_state.profile) if lead_state else {}
         account = alert.account or (lead_state.account if lead_state else None)
-        members = self.repository.account_members(account)[0] if account else {}
+        spec = self.model.spec.accounts
+        view = self.repository.account(account, max(BUYERS + 1, best_needed(spec))) if account else None
+        members = view.members if view else {}
         fit = fit_points(lead_state) if lead_state else None
         nps_field = self.model.spec.nps.field if self.model.spec.nps else None
         nps_value = profile.get(nps_field) if nps_field else None
@@ -188,10 +194,14 @@ class Notifier:
             engagement=lead_state.engagement if lead_state else None,
             nps=float(nps_value) if isinstance(nps_value, int | float) and not isinstance(nps_value, bool) else None,
             nps_category=nps_category(self.model, nps_value),
-            top_rules=self._top_rules(lead_state.rule_points if lead_state else {}, lead_state.fit_rules if lead_state else {}),
+            top_rules=self._top_rules(
+                lead_state.rule_points if lead_state else {}, lead_state.fit_rules if lead_state else {}
+            ),
             activities=self._activities(alert.subject) if lead_state else [],
             account=account,
-            account_score=aggregate(members.values(), self.model.spec.accounts) if members else None,
+            account_score=aggregate_summary(view.total, view.count, members.values(), spec)
+            if view and view.count
+            else None,
             buyers=self._buyers(members, alert.subject),
             engaged_buyers=int(alert.score) if alert.kind == "engaged_buyers" else None,
             crm_url=self._crm_url(alert),
@@ -213,7 +223,11 @@ class Notifier:
         for event in reversed(self.repository.logged_events(lead, newest=ACTIVITIES)):
             properties = event.get("properties") or {}
             detail = next(
-                (str(properties[key]) for key in ("asset", "url", "video", "webinar", "campaign", "form") if properties.get(key)),
+                (
+                    str(properties[key])
+                    for key in ("asset", "url", "video", "webinar", "campaign", "form")
+                    if properties.get(key)
+                ),
                 "",
             )
             if "percent" in properties and detail:

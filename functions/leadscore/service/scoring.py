@@ -24,8 +24,8 @@ from ..adapters.dynamodb import (
     ScoredEvent,
     VersionConflict,
 )
-from ..core.accounts import aggregate
-from ..core.alerts import ACCOUNT_KINDS, LEAD_COLD, engaged_buyers, recipients
+from ..core.accounts import aggregate_summary, best_needed
+from ..core.alerts import ACCOUNT_KINDS, LEAD_COLD, recipients
 from ..core.compiler import CompiledModel, compile_model
 from ..core.engine import (
     apply_decay,
@@ -39,6 +39,7 @@ from ..core.engine import (
 )
 from ..core.events import EventError, anonymous_lead, event_to_json, format_timestamp, parse_event
 from ..core.loader import load_model
+from ..core.spec import AccountsSpec
 from ..core.state import Alert, Change, Event, LeadState, Outcome
 from ..core.velocity import Transition, cause_of, save_deltas, stage_transition, transitions_from_outcome
 from ..settings import STORAGE, Settings
@@ -47,6 +48,10 @@ from ..settings import STORAGE, Settings
 # events (a bounded read, and a history item that stays far below DynamoDB's 400 KB).
 MAX_REPLAYED = 100
 MAX_ACCOUNT_ATTEMPTS = 5  # reads of an account whose stage other savers keep moving
+
+
+def account_score(view: AccountView, spec: AccountsSpec) -> float:
+    return aggregate_summary(view.total, view.count, view.members.values(), spec)
 
 
 class AccountBusy(RuntimeError):
@@ -196,7 +201,15 @@ class ScoringService:
                 alias_version, replayed = earlier
                 aliases.append((anonymous_lead(anonymous_id), alias_version))
                 events.extend(replayed)
-        plan = LeadCommit(state, version, 0.0, self.model.version, previous_account=previous_account, aliases=aliases)
+        plan = LeadCommit(
+            state,
+            version,
+            0.0,
+            self.model.version,
+            previous_account=previous_account,
+            aliases=aliases,
+            previous_score=stored.score if stored is not None and stored.state is not None else None,
+        )
         outcomes = []
         counts = {"scored": 0, "duplicate": 0, "late": 0}
         moves = StageMoves(lead)
@@ -334,7 +347,7 @@ class ScoringService:
         if not (self.model.stage_ids or self.model.account_alerts):
             return
         for _ in range(MAX_ACCOUNT_ATTEMPTS):
-            view = self.repository.account(account)
+            view = self.repository.account(account, best_needed(self.model.spec.accounts))
             if self._move_account(account, view, event, changes):
                 break
         else:  # its members keep moving it: redelivery (the lead's events are duplicates then) tries again
@@ -348,12 +361,12 @@ class ScoringService:
         ids = self.model.stage_ids
         if not ids:
             return True
-        if not view.members:
+        if not view.count:
             if view.stage is None:
                 return True
             figures = save_deltas((), (), [(event.ts, view.stage)])
             return self.repository.move_account_stage(account, view.stage, None, event.ts, figures)
-        stage = ids[self.model.stage_index_for(aggregate(view.members.values(), self.model.spec.accounts))]
+        stage = ids[self.model.stage_index_for(account_score(view, self.model.spec.accounts))]
         direction = (
             "entry" if view.stage is None else ("forward" if ids.index(stage) > ids.index(view.stage) else "back")
         )
@@ -369,12 +382,13 @@ class ScoringService:
         self, account: str, view: AccountView, event: Event, profile: dict[str, Any], result: BatchResult
     ) -> list[Alert]:
         """Each account alert fires once per crossing: the flip and the alert are one conditional write."""
-        members, disarmed = view.members, view.disarmed
-        score = aggregate(members.values(), self.model.spec.accounts)
+        disarmed = view.disarmed
+        score = account_score(view, self.model.spec.accounts)
         fired = []
         for alert in self.model.account_alerts:
             if alert.kind == "engaged_buyers":
-                value = float(engaged_buyers(members.values(), alert.buyer_score or 0.0))
+                # counted up to the committee's size: enough to know whether it is complete
+                value = float(self.repository.members_at_least(account, alert.buyer_score or 0.0, alert.buyers or 1))
                 qualifies = value >= (alert.buyers or 1)
                 threshold: float | None = float(alert.buyers or 1)
             else:

@@ -1,0 +1,141 @@
+"""An account's score from its summary (members' count and score sum, added to in each member's
+save transaction) and its best few members (the ByScore index): exact under concurrency and
+redelivery, and a save reads the same few items for 1 member or 10,000."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from test_scoring_storage import accepted
+
+from leadscore.adapters.dynamodb import AccountItem
+from leadscore.core.accounts import aggregate
+from leadscore.core.loader import load_text
+from leadscore.service.scoring import account_score
+
+TOP3 = """
+accounts: {aggregate: mean_of_top, top: 3}
+alerts:
+  account: {threshold: 8, rearm_below: 2}
+  committee: {kind: engaged_buyers, buyers: 3, buyer_score: 5}
+rules:
+  - {id: visit, when: {event: page_view}, points: 1}
+  - {id: wp, when: {event: download}, points: 5}
+  - {id: unsubscribed, when: {event: email_unsubscribe}, points: -3}
+"""
+
+
+def stored_score(engine, account: str, text: str) -> float:
+    spec = load_text(text).spec.accounts
+    return account_score(engine.repository.account(account, 3), spec)
+
+
+def every_member_score(engine, account: str, text: str) -> float:
+    members, _ = engine.repository.account_members(account)
+    return aggregate(members.values(), load_text(text).spec.accounts)
+
+
+@pytest.mark.parametrize("aggregate_kind", ["sum", "max", "mean_of_top"])
+def test_fifty_members_saving_at_once_leave_the_summary_equal_to_their_scores(engine, aggregate_kind):
+    text = TOP3.replace(
+        "aggregate: mean_of_top, top: 3",
+        f"aggregate: {aggregate_kind}" + (", top: 3" if aggregate_kind == "mean_of_top" else ""),
+    )
+    service = engine.service(text, max_attempts=50)
+    events = []
+    for i in range(50):  # different scores: some download, some visit, one unsubscribes after
+        kind = "download" if i % 3 == 0 else "page_view"
+        events.append(accepted(f"a{i}", email=f"buyer{i}@bigco.example", type_=kind))
+    with ThreadPoolExecutor(max_workers=25) as pool:
+        results = list(pool.map(lambda item: service.score([item]), events))
+        results += list(pool.map(lambda item: service.score([item]), events[:20]))  # redelivered
+    assert all(not r.failed_message_ids for r in results), [r.failures for r in results if r.failures]
+    summary = AccountItem.get("bigco.example", "#summary", consistent_read=True)
+    members, _ = engine.repository.account_members("bigco.example")
+    assert int(summary.members) == len(members) == 50
+    assert float(summary.total) == pytest.approx(sum(members.values()))
+    assert stored_score(engine, "bigco.example", text) == pytest.approx(
+        every_member_score(engine, "bigco.example", text)
+    )
+
+
+def test_leaving_an_account_takes_the_lead_out_of_its_count_and_sum(engine):
+    service = engine.service(TOP3)
+    service.score([accepted("x1", type_="download"), accepted("x2", email="bob@acme.example")])
+    service.score([accepted("m", type_="identify", at="2026-11-20T11:00:00Z", profile={"company_id": "ACME-GROUP"})])
+    old = AccountItem.get("acme.example", "#summary", consistent_read=True)
+    new = AccountItem.get("id:acme-group", "#summary", consistent_read=True)
+    assert (int(old.members), float(old.total)) == (1, 1.0)  # bob stays
+    assert (int(new.members), float(new.total)) == (1, 5.0)  # ann moved with her 5 points
+
+
+def test_an_unchanged_score_does_not_rewrite_the_member(engine):
+    service = engine.service(TOP3)
+    service.score([accepted("v1")])
+    before = AccountItem.get("acme.example", "member#ann@acme.example", consistent_read=True).updated_at
+    service.score(
+        [accepted("i1", type_="identify", at="2026-11-20T11:00:00Z", profile={"job_title": "CTO"})]
+    )  # no points
+    assert AccountItem.get("acme.example", "member#ann@acme.example", consistent_read=True).updated_at == before
+
+
+def test_a_save_reads_the_same_few_items_for_one_member_or_ten_thousand(engine):
+    service = engine.service(TOP3)
+    # Given an account of 10,000 members (written directly: the summary as their saves leave it)
+    client = service.repository._connection.client
+    table = AccountItem.Meta.table_name
+    requests = [
+        {
+            "PutRequest": {
+                "Item": {
+                    "account": {"S": "huge.example"},
+                    "sk": {"S": f"member#m{i}@huge.example"},
+                    "lead": {"S": f"m{i}@huge.example"},
+                    "member_score": {"N": str(i % 7)},
+                }
+            }
+        }
+        for i in range(10_000)
+    ]
+    for start in range(0, len(requests), 25):
+        client.batch_write_item(RequestItems={table: requests[start : start + 25]})
+    total = sum(i % 7 for i in range(10_000))
+    client.put_item(
+        TableName=table,
+        Item={
+            "account": {"S": "huge.example"},
+            "sk": {"S": "#summary"},
+            "total": {"N": str(total)},
+            "members": {"N": "10000"},
+            "stage": {"S": "awareness"},
+        },
+    )
+    read: list[tuple[str, int]] = []
+
+    def count(http_response, parsed, model, **_):
+        read.append((model.name, parsed.get("Count", 1 if "Item" in parsed else 0)))
+
+    client.meta.events.register("after-call.dynamodb", count)
+    for connection in {
+        id(m._get_connection().connection.client): m._get_connection().connection.client for m in (AccountItem,)
+    }.values():
+        connection.meta.events.register("after-call.dynamodb", count)
+    try:
+        # When one more member visits, and one member of a 1-member account does
+        service.score([accepted("big", email="new@huge.example")])
+        big = list(read)
+        read.clear()
+        service.score([accepted("small", email="solo@tiny.example")])
+        small = list(read)
+    finally:
+        client.meta.events.unregister("after-call.dynamodb", count)
+
+    # Then both read the lead, the summary, at most 3 members (mean of the top 3) and at most 3
+    # engaged buyers (enough to know the committee of 3 is complete), whatever the membership
+    def items(calls):
+        return sum(n for name, n in calls if name in ("GetItem", "Query") and n)
+
+    assert [name for name, _ in big if name != "Query"] == [name for name, _ in small if name != "Query"]
+    assert max(n for name, n in big if name == "Query") <= 3
+    assert items(small) <= 5
