@@ -13,7 +13,7 @@ import yaml
 from leadscore.cli.openapi import BEGIN, END, add_openapi_command, form_paths, updated
 from leadscore.core.loader import load_model
 from leadscore.core.spec import FormSpec, ModelSpec
-from leadscore.ingest.forms import FormError, validate_submission
+from leadscore.ingest.forms import CAPTURED_FIELDS, RESERVED_FIELDS, FormError, validate_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "rules"
@@ -77,9 +77,10 @@ def test_every_form_of_the_shipped_model_has_its_path_with_exactly_its_fields():
     for form_id, form in spec.forms.items():
         operation = document["paths"][f"/forms/{form_id}"]["post"]
         for schema in body_schemas(document["paths"], form_id):
-            assert set(schema["properties"]) == {*form.fields, form.honeypot, "anonymous_id"}
+            captured = {name for name, (group, _, _) in CAPTURED_FIELDS.items() if group in form.captured_groups()}
+            assert set(schema["properties"]) == {*form.fields, form.honeypot, *RESERVED_FIELDS, *captured}
             assert schema["required"] == [name for name, field in form.fields.items() if field.required]
-            assert schema["additionalProperties"] is False
+            assert schema["additionalProperties"] is (form.extra_fields == "ignore")
         assert set(operation["responses"]) == set(generic) - {"404"}  # a declared form is never unknown
         for status, response in operation["responses"].items():  # components, answering as the generic path
             assert set(response) == {"$ref"}, status

@@ -461,6 +461,46 @@ BROKEN_MODELS = {
             "the most a rule, cap or score may give"
         ],
     ),
+    "form_thank_you_javascript": (
+        "forms:\n  contact:\n    thank_you: 'javascript:alert(1)'\n    fields:\n      email: {type: email, required: true}\n",
+        [
+            "model.yaml:3:16: forms.contact.thank_you: 'javascript:alert(1)': javascript: addresses are refused; only https URLs or paths starting with / (a browser would run or open it)"
+        ],
+    ),
+    "form_thank_you_plain_http": (
+        "forms:\n  contact:\n    thank_you: http://www.fjordline.example/thanks\n    fields:\n      email: {type: email, required: true}\n",
+        [
+            "model.yaml:3:16: forms.contact.thank_you: 'http://www.fjordline.example/thanks' is not https; visitors would be sent to an unencrypted page: write https://"
+        ],
+    ),
+    "form_thank_you_protocol_relative": (
+        "forms:\n  contact:\n    thank_you: //evil.example/thanks\n    fields:\n      email: {type: email, required: true}\n",
+        [
+            "model.yaml:3:16: forms.contact.thank_you: '//evil.example/thanks' starts with // so browsers read it as another site; write https://evil.example/thanks or a path with one /"
+        ],
+    ),
+    "form_thank_you_bare_word": (
+        "forms:\n  contact:\n    thank_you: thanks\n    fields:\n      email: {type: email, required: true}\n",
+        [
+            "model.yaml:3:16: forms.contact.thank_you: 'thanks' is neither an https URL nor a path; write https://www.example.com/thanks or /thanks"
+        ],
+    ),
+    "form_error_url_with_credentials": (
+        "forms:\n  contact:\n    error_url: https://user:pw@www.fjordline.example/error\n    fields:\n      email: {type: email, required: true}\n",
+        [
+            "model.yaml:3:16: forms.contact.error_url: 'https://user:pw@www.fjordline.example/error' has a user name or password before the site name (the part before @); leave it out"
+        ],
+    ),
+    "form_capture_misspelt_group": (
+        "forms:\n  contact:\n    capture: [utm, clickids]\n    fields:\n      email: {type: email, required: true}\n",
+        [
+            "model.yaml:3:20: forms.contact.capture[1]: 'clickids' is not one of: utm, click_ids, page, submit (did you mean 'click_ids'?)"
+        ],
+    ),
+    "form_extra_fields_unknown_word": (
+        "forms:\n  contact:\n    extra_fields: drop\n    fields:\n      email: {type: email, required: true}\n",
+        ["model.yaml:3:19: forms.contact.extra_fields: 'drop' is not one of: refuse, ignore"],
+    ),
 }
 
 

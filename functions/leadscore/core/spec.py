@@ -120,6 +120,8 @@ UNION_TAGS = frozenset(
         "once-limit",
         "named-type",
         "choice-type",
+        "capture-word",
+        "capture-groups",
     }
 )
 
@@ -291,12 +293,58 @@ class FormFieldSpec(Strict):
     )
 
 
+# Hidden fields a form may carry without declaring them, by group (`capture:`); captured as event
+# properties, never as profile fields. ingest/forms.py holds the names and their bounds.
+CaptureGroup = Literal["utm", "click_ids", "page", "submit"]
+CAPTURE_GROUPS: tuple[CaptureGroup, ...] = ("utm", "click_ids", "page", "submit")
+
+
+def _capture_kind(value: Any) -> str:
+    return "capture-groups" if isinstance(value, list | tuple) else "capture-word"
+
+
+Capture = Annotated[
+    Annotated[Literal["all", "none"], Tag("capture-word")] | Annotated[list[CaptureGroup], Tag("capture-groups")],
+    Discriminator(_capture_kind),
+]
+
+
 class FormSpec(Strict):
     description: str | None = None
     fields: dict[Identifier, FormFieldSpec]
     honeypot: Identifier | None = Field(
         None, description="A hidden field people leave empty; a filled one marks a bot."
     )
+    thank_you: str | None = Field(
+        None,
+        description="Where a browser's plain HTML post is sent after it is accepted (303 See Other): an "
+        "absolute https URL, or a path starting with / (on the site that posted the form). JSON posts keep 202.",
+    )
+    error_url: str | None = Field(
+        None,
+        description="Where a browser's plain HTML post is sent when it is refused (303 See Other, with "
+        "?error=<code>&field=<name> added): an absolute https URL or a path starting with /. Without it, a "
+        "small HTML page names the problems.",
+    )
+    capture: Capture = Field(
+        "all",
+        description="Undeclared hidden fields kept as event properties (never profile fields): utm (utm_source, "
+        "utm_medium, utm_campaign, utm_term, utm_content), click_ids (gclid, fbclid, msclkid), page (page_url or "
+        "page, referrer), submit (the submit button: submit, send, button). all (the default), none, or a list.",
+    )
+    extra_fields: Literal["refuse", "ignore"] = Field(
+        "refuse",
+        description="Any other undeclared field: refuse (422 naming it, the default: a typo should not lose an "
+        "answer) or ignore (dropped, never stored).",
+    )
+
+    def captured_groups(self) -> frozenset[str]:
+        """The capture groups this form keeps, `all` and `none` spelled out."""
+        if self.capture == "all":
+            return frozenset(CAPTURE_GROUPS)
+        if self.capture == "none":
+            return frozenset()
+        return frozenset(self.capture)
 
 
 class ModelSpec(Strict):

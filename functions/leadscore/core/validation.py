@@ -444,6 +444,46 @@ def _check_alerts(spec: ModelSpec) -> list[Problem]:
     return problems
 
 
+MAX_PAGE_ADDRESS = 2000
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def page_address_problem(value: str | None) -> str | None:
+    """Why a form's thank_you or error_url cannot be where a browser is sent, or None when it can.
+
+    Only an absolute https URL or a path on the site: a browser follows the 303 wherever it
+    points, so `javascript:`, `data:` or a protocol-relative `//host` would run or leave the site.
+    """
+    if value is None:
+        return None
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    if not value.strip():
+        return "is empty; write an https URL like https://www.example.com/thanks, or a path like /thanks"
+    if len(value) > MAX_PAGE_ADDRESS:
+        return f"is longer than {MAX_PAGE_ADDRESS} characters"
+    if any(char.isspace() or not char.isprintable() for char in value):
+        return f"{shown!r} has spaces or invisible characters; write them percent-encoded (%20)"
+    if value.startswith(("//", "/\\")):
+        return f"{shown!r} starts with // so browsers read it as another site; write https://{value.lstrip('/')} or a path with one /"
+    if value.startswith("/"):
+        return None
+    scheme = _SCHEME.match(value)
+    if scheme is None:
+        return f"{shown!r} is neither an https URL nor a path; write https://www.example.com/thanks or /thanks"
+    name = scheme.group(1).lower()
+    if name == "http":
+        return f"{shown!r} is not https; visitors would be sent to an unencrypted page: write https://"
+    if name != "https":
+        return f"{shown!r}: {name}: addresses are refused; only https URLs or paths starting with / (a browser would run or open it)"
+    rest = value[len("https://") :] if value[:8].lower() == "https://" else ""
+    host = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if not host:
+        return f"{shown!r} has no site name after https://"
+    if "@" in host:
+        return f"{shown!r} has a user name or password before the site name (the part before @); leave it out"
+    return None
+
+
 def _check_forms(spec: ModelSpec) -> list[Problem]:
     problems = []
     trusted = spec.trusted()
@@ -457,6 +497,10 @@ def _check_forms(spec: ModelSpec) -> list[Problem]:
             )
         if form.honeypot is not None and form.honeypot in form.fields:
             problems.append(Problem((*at, "honeypot"), f"the honeypot '{form.honeypot}' must not be a real field"))
+        for key in ("thank_you", "error_url"):
+            problem = page_address_problem(getattr(form, key))
+            if problem is not None:
+                problems.append(Problem((*at, key), problem))
         for field_name, field in form.fields.items():
             loc = (*at, "fields", field_name)
             if field.type == "choice" and not field.choices:
