@@ -1,8 +1,10 @@
-"""The Segment-compatible API (/v1/*) driven by the real SDKs from PyPI through the local gateway.
+"""The Segment-compatible API (/v1/*) driven by the real SDKs from PyPI through `leadscore serve`.
 
-segment-analytics-python and rudder-sdk-python (which gzips) post to a `Gateway` (local/gateway.py)
-that routes by template.yaml and calls the Lambda handlers on the moto stack; the queue is then
-drained into the scoring consumer and the lead read back, so "accepted" is shown to mean "scored".
+segment-analytics-python and rudder-sdk-python (which gzips) post to `leadscore serve`
+(local/serve.py: moto's server, routes and functions read from template.yaml) started in this
+process on free ports; its queue consumer scores what they sent in the background, and the lead is
+read back over HTTP, so "accepted" is shown to mean "scored". What reached the scoring queue is
+read from serve's record of what its consumer received (GET /_local/received).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from rudderstack.analytics.client import Client as RudderClient
@@ -22,37 +23,84 @@ from segment.analytics.client import Client as SegmentClient
 from segment.analytics.request import APIError
 
 from leadscore.ingest.visitors import issue, visitor_key
-from leadscore.local.gateway import Gateway
-from leadscore.local.stack import basic_auth
+from leadscore.local.serve import Serve, ServeOptions
+from leadscore.local.stack import Stack, basic_auth
 
 SITE = "https://www.fjordline.example"
 
 
-@pytest.fixture
-def gateway(api: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
-    from leadscore.handlers import runtime
+class Served:
+    """What the tests ask of the running stack, through serve's HTTP port (routes and /_local/*)."""
 
-    monkeypatch.setenv("ALLOWED_ORIGINS", f"{SITE},https://fjordline.example")
-    runtime.reset()
-    with Gateway() as running:
+    def __init__(self, served: Serve) -> None:
+        self.served = served
+        self.url = served.url
+        self.stack: Stack = served.stack  # type: ignore[assignment]
+        self.mark = requests.get(self.url + "/_local/received", params={"since": 10**9}, timeout=10).json()["next"]
+
+    def _quiet(self, deadline: float = 30.0) -> None:
+        """Until the scoring queue is empty: whatever was sent is then in serve's record of it."""
+        until = time.monotonic() + deadline
+        while time.monotonic() < until:
+            queues = requests.get(self.url + "/_local/status", timeout=10).json()["queues"]
+            if queues["ScoringFunction.Queue"]["depth"] == 0:
+                return
+            time.sleep(0.05)
+        raise AssertionError("the scoring queue did not empty")
+
+    def received(self) -> list[dict[str, Any]]:
+        self._quiet()
+        return requests.get(self.url + "/_local/received", params={"since": self.mark}, timeout=10).json()["bodies"]
+
+    def queued(self) -> int:
+        """How many messages reached the scoring queue during this test."""
+        return len(self.received())
+
+    def drain(self) -> dict[str, int]:
+        """Until the consumer has scored everything: what it delivered and failed since the last drain."""
+        answer = requests.post(self.url + "/_local/drain", timeout=90).json()
+        assert answer.pop("idle") is True
+        return answer
+
+    def get_lead(self, email: str, deadline: float = 20.0) -> tuple[int, dict[str, Any]]:
+        """GET /leads/{email}, polled until the lead exists (the consumer scores asynchronously)."""
+        until = time.monotonic() + deadline
+        while True:
+            response = requests.get(f"{self.url}/leads/{email}", timeout=10)
+            if response.status_code != 404 or time.monotonic() > until:
+                return response.status_code, response.json()
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Serve]:
+    options = ServeOptions(
+        port=0, outbox=tmp_path / "outbox", allow_origins=(SITE, "https://fjordline.example"), poll_wait_seconds=0
+    )
+    with Serve(options) as running:
         yield running
 
 
-def segment(gateway: Gateway, key: str) -> SegmentClient:
+@pytest.fixture
+def api(served: Serve) -> Served:
+    return Served(served)
+
+
+@pytest.fixture
+def gateway(served: Serve) -> Serve:
+    return served
+
+
+def segment(gateway: Serve, key: str) -> SegmentClient:
     return SegmentClient(write_key=key, host=gateway.url, sync_mode=True, max_retries=0)
 
 
-def queued_bodies(api: Any) -> list[dict[str, Any]]:
-    """What waits in the scoring queue (read without consuming it)."""
-    messages = (
-        boto3.client("sqs")
-        .receive_message(QueueUrl=api.stack.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
-        .get("Messages", [])
-    )
-    return [json.loads(message["Body"]) for message in messages]
+def queued_bodies(api: Served) -> list[dict[str, Any]]:
+    """What reached the scoring queue during this test (serve's consumer has it, or will)."""
+    return api.received()
 
 
-def post(gateway: Gateway, path: str, body: Any, key: str, **headers: str) -> requests.Response:
+def post(gateway: Serve, path: str, body: Any, key: str, **headers: str) -> requests.Response:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     return requests.post(gateway.url + path, data=data, headers={**basic_auth(key), **headers}, timeout=10)
 

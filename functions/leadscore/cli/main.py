@@ -24,6 +24,7 @@ from .calibrate import add_calibrate_command
 from .explain import explain
 from .openapi import add_openapi_command
 from .report import add_report_command
+from .serve import add_serve_command
 from .simulate import EventFileError, diff_data, diff_report, events_from, leaderboard, unknown_type_warnings
 from .tables import ROUNDING_NOTE, json_text, render
 from .timeline import closest, lead_breakdown, timeline
@@ -296,6 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_calibrate_command(commands)
     add_openapi_command(commands)
     add_import_assets_command(commands)
+    add_serve_command(commands)
 
     alerts = commands.add_parser("alerts", help="the recorded alerts and whether each was sent (ALERTS_TABLE)")
     alerts.add_argument("--status", choices=["pending", "sending", "sent", "failed"], help="only these")

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import base64
 import importlib
+import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +30,10 @@ from urllib.parse import unquote
 from .stack import TEMPLATE, LambdaContext, http_event, read_template
 
 API_EVENT_TYPES = {"HttpApi", "Api"}
+Answer = tuple[int, list[tuple[str, str]], bytes]
+# (method, path, query, headers, body) -> an answer, or None to route the request to the template's functions
+LocalRoutes = Callable[[str, str, str, dict[str, str], bytes], Answer | None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,20 @@ def _call(handler: str, event: dict[str, Any]) -> dict[str, Any]:
 class Gateway:
     """A threaded HTTP server on 127.0.0.1 calling the handlers; a context manager that starts and stops it."""
 
-    def __init__(self, template: Path = TEMPLATE, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        template: Path = TEMPLATE,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        lock: threading.Lock | threading.RLock | None = None,
+        local: LocalRoutes | None = None,
+    ) -> None:
+        """`lock`: shared with other callers of the handlers (serve's pollers); `local`: answers
+        asked first (serve's /_local/* endpoints, which the template never declares)."""
         self.routes = routes(read_template(template))
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
+        self._local = local
         self._server = ThreadingHTTPServer((host, port), self._request_handler())
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -95,9 +112,13 @@ class Gateway:
 
     def answer(
         self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    ) -> Answer:
         """(status, headers, body) for one request, as API Gateway would answer it."""
         path, _, query = target.partition("?")
+        if self._local is not None:
+            local = self._local(method, path, query, headers, body)
+            if local is not None:
+                return local
         for route in self.routes:
             parameters = route.match(method, path)
             if parameters is not None:
@@ -116,6 +137,7 @@ class Gateway:
             with self._lock:
                 result = _call(route.handler, event)
         except Exception:  # noqa: BLE001 - the function failed: API Gateway answers 500 for it
+            log.exception("%s failed on %s %s", route.handler, method, path)
             return 500, [("content-type", "application/json")], b'{"message":"Internal Server Error"}'
         return _response(result)
 
@@ -163,7 +185,7 @@ class Gateway:
             self._thread.join(timeout=5)
 
 
-def _response(result: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+def _response(result: dict[str, Any]) -> Answer:
     """A Lambda proxy result (payload 2.0) as the HTTP answer: status, headers, cookies, body."""
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")

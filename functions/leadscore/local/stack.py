@@ -9,12 +9,14 @@ with API Gateway (HTTP API v2) and SQS shaped events.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,13 @@ _CloudFormationLoader.add_multi_constructor("!", _intrinsic)
 
 
 def read_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The template as data; a fresh copy each call, parsed again only when the file changed."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed_template(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=4)
+def _parsed_template(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
     return yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506 - safe loader subclass
 
 
@@ -185,13 +194,18 @@ class Stack:
     schedule_work_queue_url: str = ""
     server_write_key: str = ""  # Segment-compatible API (/v1/*): all event types, profile traits
     browser_write_key: str = ""  # public browser key: public event types, no trusted traits
+    aws_endpoint_url: str | None = None  # moto's server (leadscore serve); None: the in-process mock
     _stream_positions: dict[str, str] = field(default_factory=dict)  # shard -> next iterator
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on this stack's AWS stand-in."""
+        return boto3.client(service, region_name=REGION, endpoint_url=self.aws_endpoint_url)
 
     def alert_stream_records(self) -> list[dict[str, Any]]:
         """The alert outbox's new stream records since the last call, as Lambda receives them."""
-        table = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=self.tables["AlertsTable"])
+        table = self.client("dynamodb").describe_table(TableName=self.tables["AlertsTable"])
         stream_arn = table["Table"]["LatestStreamArn"]
-        streams = boto3.client("dynamodbstreams", region_name=REGION)
+        streams = self.client("dynamodbstreams")
         records: list[dict[str, Any]] = []
         for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
@@ -218,7 +232,7 @@ class Stack:
 
         started = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         schedule({"at": started}, LambdaContext())
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self.client("sqs")
         walked = 0
         while max_items is None or walked < max_items:
             messages = sqs.receive_message(QueueUrl=self.schedule_work_queue_url, MaxNumberOfMessages=1).get("Messages", [])
@@ -252,7 +266,7 @@ class Stack:
 
     def drain(self, consumer: Any, max_rounds: int = 1000) -> dict[str, int]:
         """Deliver the queue to the consumer in batches of 10, as the event source mapping does."""
-        sqs = boto3.client("sqs", region_name=REGION)
+        sqs = self.client("sqs")
         delivered = failed = 0
         for _ in range(max_rounds):
             response = sqs.receive_message(
@@ -284,29 +298,38 @@ def provision(
     secret: str = "local-tracking-secret",
     endpoint_url: str | None = None,
     write_keys: tuple[str, str] = (SERVER_WRITE_KEY, BROWSER_WRITE_KEY),
+    aws_endpoint_url: str | None = None,
 ) -> Stack:
     """Create the template's tables, the FIFO queue, the secret and the Segment write keys (server,
-    browser); export the handlers' settings."""
+    browser); export the handlers' settings.
+
+    `endpoint_url` is DynamoDB's alone (DynamoDB Local beside the in-process mock);
+    `aws_endpoint_url` is every service's (moto's server, as `leadscore serve` runs it)."""
+    endpoint_url = endpoint_url or aws_endpoint_url
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=aws_endpoint_url)
+
     dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
     tables = create_tables(dynamodb, prefix=f"leadscore-{uuid.uuid4().hex[:8]}")
-    sqs = boto3.client("sqs", region_name=REGION)
+    sqs = client("sqs")
     queue_url = sqs.create_queue(
         QueueName=f"leadscore-{uuid.uuid4().hex[:8]}.fifo",
         Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     parameter = "/leadscore/tracking-secret"
-    boto3.client("ssm", region_name=REGION).put_parameter(
+    client("ssm").put_parameter(
         Name=parameter, Value=secret, Type="SecureString", Overwrite=True
     )
     segment_parameters = {"server": "/leadscore/segment-server-keys", "browser": "/leadscore/segment-browser-keys"}
     for kind, key in zip(("server", "browser"), write_keys, strict=True):
-        boto3.client("ssm", region_name=REGION).put_parameter(
+        client("ssm").put_parameter(
             Name=segment_parameters[kind], Value=key, Type="SecureString", Overwrite=True
         )
     sender = "leadscore@fjordline.example"
-    boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=sender)
-    bus = boto3.client("events", region_name=REGION).create_event_bus(Name=f"leadscore-{uuid.uuid4().hex[:8]}")["EventBusArn"]
+    client("ses").verify_email_identity(EmailAddress=sender)
+    bus = client("events").create_event_bus(Name=f"leadscore-{uuid.uuid4().hex[:8]}")["EventBusArn"]
     alert_dlq = sqs.create_queue(QueueName=f"leadscore-alerts-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     work_queue = sqs.create_queue(QueueName=f"leadscore-schedule-work-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     environment = {TABLE_ENV[logical]: name for logical, name in tables.items() if logical in TABLE_ENV}
@@ -340,6 +363,7 @@ def provision(
         work_queue,
         server_write_key=write_keys[0],
         browser_write_key=write_keys[1],
+        aws_endpoint_url=aws_endpoint_url,
     )
 
 
