@@ -1,5 +1,6 @@
-# Two entry points for a fresh machine: `make demo` runs the sample traffic through the Lambda
-# handlers on a local AWS stand-in; `make test` installs what the tests need and runs them all.
+# Two entry points for a fresh machine: `make demo` replays a generated funnel through the Lambda
+# handlers on a local AWS stand-in and installs only what that needs (the package and moto);
+# `make test` installs the test and benchmark tools too, and runs every test.
 # The Lambda runtime is python3.13; we use it when present and fall back to python3.
 
 PYENV_ROOT ?= $(HOME)/.pyenv
@@ -10,33 +11,47 @@ PYTHON := $(shell for p in python3.13 $(wildcard $(PYENV_ROOT)/versions/3.13*/bi
 endif
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
 .PHONY: demo test bench schema clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed"; exit 1; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
-	@touch $(STAMP)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
 
-demo: $(STAMP)
+# The demo's needs: the package and its runtime dependencies, plus moto (the `demo` extra).
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing leadscore and moto into $(VENV) (the first time only)"
+	$(PIP) -e '.[demo]'
+	@touch $(DEMO_STAMP)
+
+# Everything the tests and benchmarks use; it includes the demo's needs.
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	@echo "installing the test and benchmark tools into $(VENV)"
+	$(PIP) -e '.[demo,dev,bench]'
+	@touch $(DEMO_STAMP) $(TEST_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/leadscore validate rules
 	$(BIN)/leadscore demo
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	./scripts/dynamodb-local.sh
 	./scripts/sam-cli.sh $(BIN)/python
 	$(BIN)/ruff check functions tests benchmarks
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/engine_vs_peers.py
+	$(BIN)/python benchmarks/model_scaling.py
+	$(BIN)/python benchmarks/daily_decay.py
 	$(BIN)/python benchmarks/cold_start.py
 
-schema: $(STAMP)
+schema: $(DEMO_STAMP)
 	$(BIN)/leadscore schema --output rules/leadscore.schema.json
 
 clean:

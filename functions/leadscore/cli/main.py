@@ -192,7 +192,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..local.demo import main as demo_main  # moto and the AWS SDK load only for this command
 
-    return demo_main()
+    argv = ["--leads", str(args.leads), "--seed", str(args.seed)]
+    if args.outbox is not None:
+        argv += ["--outbox", str(args.outbox)]
+    if args.quiet:
+        argv.append("--quiet")
+    return demo_main(argv)
 
 
 def _missing_settings(names: Iterable[str]) -> list[str]:
@@ -289,8 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     diff.set_defaults(run=cmd_diff)
 
     demo = commands.add_parser(
-        "demo", help="run the sample traffic through the Lambda handlers on a local AWS stand-in"
+        "demo", help="replay a generated funnel through the Lambda handlers on a local AWS stand-in"
     )
+    demo.add_argument("--leads", type=int, default=200, help="how many leads the funnel has (default 200)")
+    demo.add_argument("--seed", type=int, default=7, help="the same seed gives the same funnel (default 7)")
+    demo.add_argument("--outbox", type=Path, help="folder for the emails, the page and the funnel (default outbox/)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(run=cmd_demo)
 
     add_report_command(commands)
