@@ -23,11 +23,31 @@ def test_engine_benchmark_runs_and_peers_match_the_same_rules():
 
 
 def test_cold_start_benchmark_runs():
+    # --source: the smoke run skips `sam build` (minutes); make bench measures the built package
     result = subprocess.run(
-        [sys.executable, "benchmarks/cold_start.py", "--runs", "1"], capture_output=True, text=True, cwd=ROOT, timeout=300
+        [sys.executable, "benchmarks/cold_start.py", "--runs", "1", "--source"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "leadscore.handlers.consumer" in result.stdout
+    assert "target consumer import <= 1.3x a bare import boto3" in result.stdout
+
+
+def test_model_scaling_benchmark_runs_and_judges_its_targets():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/model_scaling.py", "--sizes", "100,1000", "--events", "500", "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "target 1,000 rules cost <= 1.5x 100 rules per event" in result.stdout
+    assert "target 1,000 validated rules compile in < 50 ms" in result.stdout
+    assert "target a cold start loads 1,000 rules (YAML, validation, compile) in < 50 ms" in result.stdout
 
 
 def test_daily_decay_benchmark_runs_and_decays_each_due_lead_with_one_read_and_one_write():

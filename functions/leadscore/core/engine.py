@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .accounts import account_key
 from .compiler import CompiledModel, CompiledRule, period_bucket, period_end
 from .events import END_TS, MAX_NESTING, MIN_TS, TIME_RANGE, EventError, check_values, nps_problem
-from .spec import DecaySpec, NpsSpec
 from .state import (
     MAX_ONCE_VALUES,
     MAX_PROFILE_BYTES,
@@ -40,6 +39,9 @@ from .state import (
     value_key,
 )
 from .units import DAY, duration_seconds, format_number, percent_fraction
+
+if TYPE_CHECKING:  # the spec's pydantic models stay off the scoring import path
+    from .spec import DecaySpec, NpsSpec
 
 
 def fit_points(state: LeadState) -> float:
@@ -308,7 +310,10 @@ def _json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), default=str))
 
 
-DEFAULT_NPS = NpsSpec()
+def _default_nps() -> NpsSpec:
+    from .spec import NpsSpec
+
+    return NpsSpec()
 
 
 def _profile_value_problem(key: str, value: Any, nps: NpsSpec) -> str | None:
@@ -337,7 +342,7 @@ def _update_profile(
     profile = state.profile
     updates = event.profile or {}
     size = _json_size(profile) if updates else 0
-    nps = model.spec.nps or DEFAULT_NPS
+    nps = model.spec.nps or _default_nps()
     for key, value in updates.items():
         old_size = len(key) + 4 + _json_size(profile[key]) if key in profile else 0
         if value is None or value == "":

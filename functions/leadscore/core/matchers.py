@@ -2,7 +2,9 @@
 
 Text comparisons ignore case (marketers write 'Director', forms send 'director'); wildcard
 patterns and lists compile to one regular expression or set, so matching stays O(1) per
-condition whatever the number of alternatives.
+condition whatever the number of alternatives. Conditions come as plain data (the JSON a build
+writes) or as the validated spec's objects; nothing here imports pydantic. Each test exposes
+what the compiler's rule index needs: its texts, wildcard patterns or numeric range.
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import math
 import re
 from collections.abc import Callable
 from typing import Any
-
-from .spec import Operators
 
 Test = Callable[[Any], bool]
 
@@ -45,6 +45,12 @@ def is_wildcard(text: str) -> bool:
     return "*" in text or "?" in text
 
 
+def literal_prefix(pattern: str) -> str:
+    """The text every match of a wildcard pattern starts with: up to its first *, ? or [ set."""
+    cuts = [i for i in (pattern.find("*"), pattern.find("?"), pattern.find("[")) if i >= 0]
+    return pattern[: min(cuts)] if cuts else pattern
+
+
 def _glob_regex(patterns: list[str]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns), re.IGNORECASE)
 
@@ -54,25 +60,25 @@ def _one_of(values: list[Any]) -> Test:
     texts = {as_text(v) for v in values if not (isinstance(v, str) and is_wildcard(v))}
     numbers = {n for v in values if isinstance(v, int | float) and (n := as_number(v)) is not None}
     globs = [v for v in values if isinstance(v, str) and is_wildcard(v)]
-    pattern = _glob_regex(globs) if globs else None
 
-    if not numbers and pattern is None:
+    if not numbers and not globs:
         return text_test(frozenset(texts))
-    if not numbers and not texts and pattern is not None:
-        return glob_test(pattern)
+    if not numbers and not texts:
+        return glob_test(globs)
+    pattern = GlobTest(globs) if globs else None
 
     def one_of(value: Any) -> bool:
         if (value.casefold() if type(value) is str else as_text(value)) in texts:
             return True
         if numbers and as_number(value) in numbers:
             return True
-        return pattern is not None and isinstance(value, str) and pattern.match(value) is not None
+        return pattern is not None and isinstance(value, str) and pattern.glob_match()(value) is not None
 
     return one_of
 
 
 def text_test(texts: frozenset[str]) -> Test:
-    """Equal to one of these texts, ignoring case. `text_values` lets the compiler inline it."""
+    """Equal to one of these texts, ignoring case. `text_values` lets the compiler inline and index it."""
 
     def text_in(value: Any) -> bool:
         return (value.casefold() if type(value) is str else as_text(value)) in texts
@@ -81,15 +87,42 @@ def text_test(texts: frozenset[str]) -> Test:
     return text_in
 
 
-def glob_test(pattern: re.Pattern[str]) -> Test:
-    """Matches wildcard patterns compiled to one regex. `glob_match` lets the compiler inline it."""
-    match = pattern.match
+class GlobTest:
+    """Matches wildcard patterns (one regex for all), ignoring case; the regex is compiled on first use,
+    so compiling a model of thousands of rules does not compile thousands of regexes up front.
 
-    def matches_glob(value: Any) -> bool:
-        return type(value) is str and match(value) is not None
+    `glob_patterns` (as written) lets the compiler index the rule by each pattern's literal
+    prefix; `glob_match()` gives the compiled regex's match, which the generated scan inlines.
+    """
 
-    matches_glob.glob_match = match  # type: ignore[attr-defined]
-    return matches_glob
+    __slots__ = ("_match", "glob_patterns")
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.glob_patterns = tuple(patterns)
+        self._match: Callable[[str], Any] | None = None
+
+    def glob_match(self) -> Callable[[str], Any]:
+        if self._match is None:
+            self._match = _glob_regex(list(self.glob_patterns)).match
+        return self._match
+
+    def __call__(self, value: Any) -> bool:
+        return type(value) is str and (self._match or self.glob_match())(value) is not None
+
+
+def glob_test(patterns: list[str]) -> Test:
+    return GlobTest(patterns)
+
+
+def range_test(low: float, high: float) -> Test:
+    """A finite number within [low, high]. `range_bounds` lets the compiler index the rule."""
+
+    def in_range(value: Any) -> bool:
+        number = as_number(value)
+        return number is not None and low <= number <= high
+
+    in_range.range_bounds = (low, high)  # type: ignore[attr-defined]
+    return in_range
 
 
 def whole_words(words: list[str]) -> re.Pattern[str]:
@@ -114,49 +147,64 @@ def _listify(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def _operator_tests(ops: Operators) -> list[Test]:
+def operators_of(condition: Any) -> dict[str, Any] | None:
+    """A condition's operators as plain data (`not` as written), or None for a value or list condition."""
+    if isinstance(condition, dict):
+        return condition
+    if hasattr(condition, "model_dump"):  # the validated spec's Operators
+        dumped: dict[str, Any] = condition.model_dump(by_alias=True)
+        return dumped
+    return None
+
+
+def _operator_tests(ops: dict[str, Any]) -> list[Test]:
     tests: list[Test] = []
-    if ops.equals is not None:
-        tests.append(_one_of([ops.equals]))
-    if ops.any_of is not None:
-        tests.append(_one_of(ops.any_of))
-    if ops.not_ is not None:
-        excluded = _one_of(_listify(ops.not_))
+    if ops.get("equals") is not None:
+        tests.append(_one_of([ops["equals"]]))
+    if ops.get("any_of") is not None:
+        tests.append(_one_of(ops["any_of"]))
+    if ops.get("not") is not None:
+        excluded = _one_of(_listify(ops["not"]))
         tests.append(lambda value: not excluded(value))
-    if ops.glob is not None:
-        tests.append(glob_test(_glob_regex(_listify(ops.glob))))
-    if ops.regex is not None:
-        search = re.compile(ops.regex).search
+    if ops.get("glob") is not None:
+        tests.append(glob_test(_listify(ops["glob"])))
+    if ops.get("regex") is not None:
+        search = re.compile(ops["regex"]).search
         tests.append(lambda value: search(value if isinstance(value, str) else as_text(value)) is not None)
-    if ops.contains is not None:
-        needles = tuple(n.casefold() for n in _listify(ops.contains))
+    if ops.get("contains") is not None:
+        needles = tuple(n.casefold() for n in _listify(ops["contains"]))
         tests.append(lambda value: any(n in as_text(value) for n in needles))
-    if ops.contains_word is not None:
-        search = whole_words(_listify(ops.contains_word)).search
-        tests.append(lambda value: search(value if isinstance(value, str) else as_text(value)) is not None)
-    if ops.min is not None or ops.max is not None:
-        low = -math.inf if ops.min is None else ops.min
-        high = math.inf if ops.max is None else ops.max
-
-        def in_range(value: Any) -> bool:
-            number = as_number(value)
-            return number is not None and low <= number <= high
-
-        tests.append(in_range)
-    if ops.domain is not None:
-        tests.append(_domain_test(_listify(ops.domain)))
+    if ops.get("contains_word") is not None:
+        search_word = whole_words(_listify(ops["contains_word"])).search
+        tests.append(lambda value: search_word(value if isinstance(value, str) else as_text(value)) is not None)
+    if ops.get("min") is not None or ops.get("max") is not None:
+        low = -math.inf if ops.get("min") is None else ops["min"]
+        high = math.inf if ops.get("max") is None else ops["max"]
+        tests.append(range_test(low, high))
+    if ops.get("domain") is not None:
+        tests.append(_domain_test(_listify(ops["domain"])))
     return tests
 
 
 def compile_condition(condition: Any) -> tuple[Test, bool]:
-    """(test for a present value, whether an absent field matches)."""
-    if isinstance(condition, Operators):
-        if condition.exists is False:
+    """(test for a present value, whether an absent field matches).
+
+    A test of several operators keeps them in `parts`: the compiler may index the rule by any
+    one of them, since all must hold.
+    """
+    ops = operators_of(condition)
+    if ops is not None:
+        if ops.get("exists") is False:
             return (lambda value: False), True
-        tests = _operator_tests(condition)
+        tests = _operator_tests(ops)
         if not tests:  # only `exists: true`
             return (lambda value: value != ""), False
         if len(tests) == 1:
             return tests[0], False
-        return (lambda value: all(test(value) for test in tests)), False
+
+        def all_of(value: Any) -> bool:
+            return all(test(value) for test in tests)
+
+        all_of.parts = tuple(tests)  # type: ignore[attr-defined]
+        return all_of, False
     return _one_of(_listify(condition)), False
