@@ -1,9 +1,13 @@
-"""What a Lambda cold start pays per handler: imports, then loading + compiling the model.
+"""What a Lambda cold start pays per handler, measured on the `sam build` output: imports, then the model.
 
-Each figure is the best of N fresh interpreters (`python -c`), so nothing is cached between
-runs. Printed next to the cost of Powertools' Tracer (the X-Ray SDK), which the handlers leave out.
+Each figure is the median of N fresh interpreters run as Lambda runs the package: `python -S -B`
+(no site-packages, no bytecode written: the code folder is read-only), the function artifact on
+sys.path, MODEL_PATH at the rules layer. `import boto3` from the same package is timed in the
+same run, interleaved, and each handler's import is printed as a ratio to it.
 
-Usage: python benchmarks/cold_start.py [--runs 7]
+Usage:
+    python benchmarks/cold_start.py [--runs 7] [--build-dir .aws-sam/build]   # builds with sam if no dir
+    python benchmarks/cold_start.py --source                                # the source tree (fast, no build)
 """
 
 from __future__ import annotations
@@ -11,78 +15,113 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SAM = ROOT / ".venv-sam" / "bin" / "sam"
 HANDLERS = ["forms", "tracking", "leads", "consumer"]
+TARGET = 1.3  # consumer import <= 1.3x a bare `import boto3`
 PROBE = """
-import json, time
+import json, sys, time
+sys.path.insert(0, {code!r})
 t0 = time.perf_counter()
-import {module}
+{statement}
 t1 = time.perf_counter()
-from leadscore.handlers import runtime
-runtime.model()
-t2 = time.perf_counter()
-print(json.dumps({{"import_ms": (t1 - t0) * 1000, "model_ms": (t2 - t1) * 1000}}))
+model_ms = None
+if {with_model}:
+    from leadscore.handlers import runtime
+    runtime.model()
+    model_ms = (time.perf_counter() - t1) * 1000
+print(json.dumps({{"import_ms": (t1 - t0) * 1000, "model_ms": model_ms}}))
 """
 
 
-def measure(module: str, runs: int) -> dict[str, float]:
+def sam_build(target: Path) -> Path:
     environment = {
         **os.environ,
-        "MODEL_PATH": str(ROOT / "rules"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "SAM_CLI_TELEMETRY": "0",
+    }
+    command = [
+        str(SAM),
+        "build",
+        "ScoringFunction",
+        "--template-file",
+        str(ROOT / "template.yaml"),
+        "--build-dir",
+        str(target),
+    ]
+    subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True, timeout=900)
+    return target
+
+
+def probe(code: Path, model: Path, statement: str, with_model: bool, isolated: bool) -> dict[str, float]:
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "MODEL_PATH": str(model),
         "AWS_DEFAULT_REGION": "eu-west-1",
         "POWERTOOLS_SERVICE_NAME": "leadscore",
     }
-    samples = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", PROBE.format(module=module)],
-            capture_output=True,
-            text=True,
-            env=environment,
-            check=True,
-        )
-        samples.append(json.loads(out.stdout))
-    return {key: min(sample[key] for sample in samples) for key in samples[0]}
+    flags = ["-S", "-B"] if isolated else []
+    source = PROBE.format(code=str(code), statement=statement, with_model=with_model)
+    out = subprocess.run(
+        [sys.executable, *flags, "-c", source], capture_output=True, text=True, env=environment, check=True
+    )
+    result: dict[str, float] = json.loads(out.stdout)
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--build-dir", type=Path, help="a `sam build` output (default: build one in a temp dir)")
+    parser.add_argument("--source", action="store_true", help="measure the source tree and venv, not a build")
     args = parser.parse_args()
-    print(f"Python {sys.version.split()[0]}; best of {args.runs} fresh interpreters")
-    print(f"{'module':<45}{'import ms':>10}{'model ms':>10}")
-    for name in HANDLERS:
-        figures = measure(f"leadscore.handlers.{name}", args.runs)
-        print(f"{'leadscore.handlers.' + name:<45}{figures['import_ms']:>10.0f}{figures['model_ms']:>10.1f}")
-    for label, code in PEERS.items():
-        print(f"{label:<45}{best_of(code, args.runs):>10.0f}")
-    return 0
 
+    with tempfile.TemporaryDirectory(prefix="leadscore-cold-start-") as scratch:
+        if args.source:
+            code, model, isolated, label = (
+                ROOT / "functions",
+                ROOT / "rules",
+                False,
+                "source tree + venv (not the build)",
+            )
+        else:
+            build = args.build_dir or sam_build(Path(scratch) / "build")
+            code, model, isolated = build / "ScoringFunction", build / "RulesLayer" / "python", True
+            label = f"sam build output {build}"
+        statements = {"boto3 alone": ("import boto3", False)}
+        statements |= {f"leadscore.handlers.{name}": (f"import leadscore.handlers.{name}", True) for name in HANDLERS}
+        samples: dict[str, list[dict[str, float]]] = {name: [] for name in statements}
+        for _ in range(args.runs):  # interleaved, so noise falls on every figure alike
+            for name, (statement, with_model) in statements.items():
+                samples[name].append(probe(code, model, statement, with_model, isolated))
 
-# What the handlers leave out or share, timed alone: Powertools' Tracer loads the X-Ray SDK
-# when a Lambda environment is detected, which would double the cold start.
-PEERS = {
-    "Tracer() on Lambda (X-Ray SDK), not used": "from aws_lambda_powertools import Tracer; Tracer(service='x')",
-    "boto3 alone": "import boto3",
-    "pydantic alone": "import pydantic",
-}
-
-
-def best_of(code: str, runs: int) -> float:
-    probe = f"import time; t = time.perf_counter(); {code}; print((time.perf_counter() - t) * 1000)"
-    environment = {**os.environ, "AWS_LAMBDA_FUNCTION_NAME": "probe", "AWS_DEFAULT_REGION": "eu-west-1"}
-    return min(
-        float(
-            subprocess.run(
-                [sys.executable, "-c", probe], capture_output=True, text=True, env=environment, check=True
-            ).stdout
-        )
-        for _ in range(runs)
+    medians = {
+        name: {
+            "import_ms": statistics.median(s["import_ms"] for s in runs),
+            "model_ms": statistics.median(s["model_ms"] for s in runs) if runs[0]["model_ms"] is not None else None,
+        }
+        for name, runs in samples.items()
+    }
+    boto3_ms = medians["boto3 alone"]["import_ms"]
+    print(f"Python {sys.version.split()[0]}; {label}; medians of {args.runs} fresh interpreters")
+    print(f"{'module':<36}{'import ms':>10}{'x boto3':>9}{'model ms':>10}")
+    for name, figures in medians.items():
+        model_ms = figures["model_ms"]
+        model_text = f"{model_ms:>10.1f}" if model_ms is not None else f"{'':>10}"
+        print(f"{name:<36}{figures['import_ms']:>10.0f}{figures['import_ms'] / boto3_ms:>8.2f}x{model_text}")
+    ratio = medians["leadscore.handlers.consumer"]["import_ms"] / boto3_ms
+    print()
+    where = "on the built package" if not args.source else "on the source tree (the target is judged on the build)"
+    print(
+        f"target consumer import <= {TARGET}x a bare import boto3 ({where}): {ratio:.2f}x -> {'met' if ratio <= TARGET else 'NOT met'}"
     )
+    return 0
 
 
 if __name__ == "__main__":

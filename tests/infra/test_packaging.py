@@ -91,3 +91,17 @@ def test_the_built_handler_loads_the_model_from_the_layer_path(built):
     assert result.returncode == 0, result.stderr[-2000:]
     expected = load_model(ROOT / "rules")
     assert result.stdout.split() == [expected.version, str(len(expected.spec.rules))]
+
+
+def _pyc_flags(path: Path) -> int:
+    return int.from_bytes(path.read_bytes()[4:8], "little")  # PEP 552: bit 0 hash-based, bit 1 check source
+
+
+def test_the_function_artifact_ships_bytecode_a_read_only_folder_can_use(built):
+    # Lambda's code folder is read-only: without .pyc files every cold start compiles every module
+    function = built / "ScoringFunction"
+    for module in ("leadscore/handlers/consumer.py", "leadscore/core/engine.py", "boto3/__init__.py"):
+        source = function / module
+        cached = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        assert cached.exists(), cached
+        assert _pyc_flags(cached) & 1, f"{cached} is timestamp-based; the build writes hash-based .pyc files"
