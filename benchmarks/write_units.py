@@ -1,0 +1,200 @@
+"""What a save costs in DynamoDB capacity units, per event, through the real scoring service on
+Amazon's DynamoDB Local: events spread one per lead per batch (the common case) and ten events
+of one lead per batch. Shipped model, leads in companies.
+
+Two figures per operation: the units DynamoDB's pricing rules give for the items written and
+read (item size rounded up to 1 KB per write unit, 4 KB per read unit, transactional writes
+and reads counted twice: the AWS bill), computed from each request and response, and what
+DynamoDB Local reports with ReturnConsumedCapacity (it counts transactional writes twice again,
+so its figure is shown for reference only). Then the cost per million events at on-demand
+prices: $1.25 per million write request units, $0.25 per million read request units.
+
+Usage: python benchmarks/write_units.py [--leads 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import uuid
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "functions"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+WRITE_PRICE = 1.25  # $ per million write request units (on-demand)
+READ_PRICE = 0.25  # $ per million read request units
+
+
+def attribute_size(value: dict) -> int:
+    """DynamoDB's item size rules: names and values in bytes (numbers about 1 byte per 2 digits)."""
+    kind, inner = next(iter(value.items()))
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return math.ceil(len(inner.lstrip("-").replace(".", "")) / 2) + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind in ("SS", "NS"):
+        return sum(len(str(v).encode()) for v in inner)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + attribute_size(v) for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(attribute_size(v) for v in inner)
+    return len(str(inner).encode())
+
+
+def item_size(item: dict) -> int:
+    return sum(len(name.encode()) + attribute_size(value) for name, value in item.items())
+
+
+def write_units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+class Meter:
+    """Adds up the units of every DynamoDB request, by the pricing rules and as DynamoDB Local reports them."""
+
+    def __init__(self) -> None:
+        self.priced = Counter()
+        self.reported = Counter()
+        self.calls = Counter()
+
+    def before(self, params, model, **_):
+        params["ReturnConsumedCapacity"] = "TOTAL"
+        self.calls[model.name] += 1
+        if model.name == "TransactWriteItems":
+            for entry in params["TransactItems"]:
+                kind, body = next(iter(entry.items()))
+                size = item_size(body["Item"]) if kind == "Put" else 1024  # updates/deletes: at most the item
+                self.priced["write"] += 2 * write_units(size)
+        elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
+            self.priced["write"] += write_units(item_size(params.get("Item", {})) or 1024)
+
+    def after(self, parsed, model, **_):
+        consumed = parsed.get("ConsumedCapacity")
+        for entry in consumed if isinstance(consumed, list) else [consumed] if consumed else []:
+            kind = "write" if model.name in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem") else "read"
+            self.reported[kind] += entry.get("CapacityUnits", 0)
+        if model.name == "GetItem" and "Item" in parsed:
+            self.priced["read"] += math.ceil(item_size(parsed["Item"]) / 4096)  # strongly consistent: 1 per 4 KB
+        elif model.name == "Query":
+            self.priced["read"] += max(1, math.ceil(sum(item_size(i) for i in parsed.get("Items", [])) / 4096))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=300)
+    args = parser.parse_args()
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        os.environ.setdefault(name, value)
+
+    import boto3
+    from daily_decay import dynamodb_local
+
+    from leadscore.adapters.dynamodb import LeadRepository
+    from leadscore.core.compiler import compile_model
+    from leadscore.core.events import parse_event
+    from leadscore.core.loader import load_model
+    from leadscore.local.stack import REGION, create_tables
+    from leadscore.service.scoring import AcceptedEvent, ScoringService
+    from leadscore.settings import Settings
+
+    local = dynamodb_local()
+    try:
+        client = boto3.client("dynamodb", region_name=REGION, endpoint_url=local.endpoint)
+        tables = create_tables(client, prefix=f"wu{uuid.uuid4().hex[:6]}")
+        settings = Settings(
+            leads_table=tables["LeadsTable"],
+            history_table=tables["HistoryTable"],
+            event_log_table=tables["EventLogTable"],
+            accounts_table=tables["AccountsTable"],
+            alerts_table=tables["AlertsTable"],
+            metrics_table=tables["MetricsTable"],
+            dynamodb_endpoint=local.endpoint,
+            region=REGION,
+        )
+        service = ScoringService(LeadRepository(settings), compile_model(load_model(ROOT / "rules")))
+        meter = Meter()
+        clients = {id(c): c for c in (service.repository._connection.client,)}
+        from leadscore.adapters.dynamodb import AccountItem, LeadItem
+
+        for model in (LeadItem, AccountItem):
+            connection = model._get_connection().connection.client
+            clients[id(connection)] = connection
+        for c in clients.values():
+            c.meta.events.register("before-parameter-build.dynamodb", meter.before)
+            c.meta.events.register("after-call.dynamodb", meter.after)
+
+        start = 1_796_000_000.0  # 2026-11-30
+        kinds = [
+            ("page_view", {"url": "https://fjordline.example/blog/data-mesh"}),
+            ("email_click", {"email_kind": "newsletter", "url": "https://fjordline.example/x"}),
+            ("download", {"asset": "whitepaper-data-governance"}),
+            ("video_play", {"video": "security-suite", "percent": 40}),
+        ]
+
+        def event(n: int, lead: int, k: int) -> AcceptedEvent:
+            kind, properties = kinds[k % len(kinds)]
+            raw = {
+                "id": f"e{n}",
+                "type": kind,
+                "email": f"buyer{lead}@co{lead % 30}.example",
+                "timestamp": start + n,
+                "properties": properties,
+            }
+            return AcceptedEvent(parse_event(raw), raw, f"m{n}")
+
+        # warm every lead with a profile (identify) and 20 events of history: a lived-in lead item
+        n = 0
+        for lead in range(args.leads):
+            batch = []
+            for k in range(20):
+                batch.append(event(n, lead, k))
+                n += 1
+            profile = {
+                "id": f"p{lead}",
+                "type": "identify",
+                "email": f"buyer{lead}@co{lead % 30}.example",
+                "timestamp": start - 10,
+                "profile": {"job_title": "Head of Data", "employees": 2500, "country": "NO"},
+            }
+            service.score([AcceptedEvent(parse_event(profile), profile, f"pm{lead}"), *batch[:10]])
+            service.score(batch[10:])
+        results = {}
+        for label, per_batch in (
+            ("spread: 1 event per lead per batch", 1),
+            ("grouped: 10 events of one lead per batch", 10),
+        ):
+            meter.priced.clear(), meter.reported.clear(), meter.calls.clear()
+            events = 0
+            for lead in range(args.leads):
+                batch = [event(n + i, lead, i) for i in range(per_batch)]
+                n += per_batch
+                service.score(batch)
+                events += per_batch
+            results[label] = (events, dict(meter.priced), dict(meter.reported), dict(meter.calls))
+    finally:
+        local.stop()
+
+    print(
+        f"capacity per event through the scoring service on DynamoDB Local; shipped model, {args.leads} leads in 30 companies,"
+    )
+    print("each lead already holding 20 events of history and a profile")
+    for label, (events, priced, reported, calls) in results.items():
+        wru, rru = priced.get("write", 0) / events, priced.get("read", 0) / events
+        print(f"\n{label}: {events} events, calls {calls}")
+        print(f"  priced by DynamoDB's rules: {wru:.2f} write units and {rru:.2f} read units per event")
+        print(
+            f"  as DynamoDB Local reports them: {reported.get('write', 0) / events:.2f} write, {reported.get('read', 0) / events:.2f} read (for reference)"
+        )
+        print(f"  per million events on demand: ${wru * WRITE_PRICE:.2f} writes + ${rru * READ_PRICE:.2f} reads")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
