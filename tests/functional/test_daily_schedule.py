@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 from botocore.client import BaseClient
 
-from leadscore.adapters.dynamodb import AlertItem, LeadItem
+from leadscore.adapters.dynamodb import AlertItem, LeadItem, unpack_state
 from leadscore.core.compiler import compile_model
 from leadscore.core.events import parse_event
 from leadscore.core.loader import load_text
@@ -77,7 +77,7 @@ def score_directly(api, events: list[dict]) -> None:
 
 
 def stored() -> dict[str, dict]:
-    return {item.lead: json.loads(item.state) for item in LeadItem.scan() if item.state}
+    return {item.lead: unpack_state(item.state) for item in LeadItem.scan() if item.state}
 
 
 def run_day(api, when: float, **kwargs) -> None:

@@ -8,6 +8,7 @@ import uuid
 
 import boto3
 
+from leadscore.adapters.dynamodb import unpack_state
 from leadscore.adapters.queue import message_body
 from leadscore.core.events import parse_event
 from leadscore.core.state import MAX_SEEN_IDS
@@ -52,7 +53,7 @@ def test_a_flood_of_20000_events_for_one_lead_keeps_its_item_bounded(api):
     table = api.stack.tables["LeadsTable"]
     item = boto3.client("dynamodb", region_name=REGION).get_item(TableName=table, Key={"lead": {"S": "bot@target.example"}})["Item"]
     assert item_size(item) < ITEM_BOUND / 4
-    state = json.loads(item["state"]["S"])
+    state = unpack_state(item["state"]["B"])
     assert len(state["seen"]) <= MAX_SEEN_IDS * 16
     # And every other lead was scored normally
     for batch in range(0, 2_000, 200):

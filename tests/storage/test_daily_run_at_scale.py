@@ -8,7 +8,6 @@ is what the consumer does with it. Events reach the service before the run that 
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections import defaultdict
@@ -17,6 +16,7 @@ from datetime import datetime
 import boto3
 import pytest
 
+from leadscore.adapters.dynamodb import unpack_state
 from leadscore.core.compiler import compile_model
 from leadscore.core.events import parse_event
 from leadscore.core.loader import load_text
@@ -134,7 +134,7 @@ def stored(engine) -> dict[str, dict]:
     for page in client.get_paginator("scan").paginate(TableName=engine.settings.leads_table, ConsistentRead=True):
         for item in page["Items"]:
             if "state" in item:
-                states[item["lead"]["S"]] = json.loads(item["state"]["S"])
+                states[item["lead"]["S"]] = unpack_state(item["state"]["B"])
     return states
 
 

@@ -18,11 +18,13 @@ import json
 import random
 import time
 import uuid
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pynamodb.attributes import (
+    BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
     NumberAttribute,
@@ -56,6 +58,17 @@ class RetryableStorageError(StorageError):
     """Throttling or a transient failure: the messages should be redelivered later."""
 
 
+def pack_state(state: LeadState) -> bytes:
+    """A lead's state as stored: compact JSON, zlib-compressed. About half the size, so a lived-in
+    lead's item stays near 1 KB: one write unit, which a transaction doubles, instead of two or three."""
+    return zlib.compress(json.dumps(state.to_dict(), separators=(",", ":")).encode(), 6)
+
+
+def unpack_state(stored: bytes) -> dict[str, Any]:
+    """The stored state back as a dict (LeadState.from_dict takes it); for tools that read items raw too."""
+    return json.loads(zlib.decompress(stored))
+
+
 class LeadItem(Model):
     """A lead's scoring state, or (for an anonymous id once identified) an alias to the lead."""
 
@@ -64,7 +77,7 @@ class LeadItem(Model):
 
     lead = UnicodeAttribute(hash_key=True)
     version = NumberAttribute(default=0)
-    state = UnicodeAttribute(null=True)  # LeadState.to_dict() as JSON
+    state = BinaryAttribute(null=True, legacy_encoding=False)  # LeadState.to_dict(): compressed JSON (pack_state)
     merged_into = UnicodeAttribute(null=True)
     score = NumberAttribute(null=True)
     stage = UnicodeAttribute(null=True)
@@ -345,7 +358,7 @@ class LeadRepository:
             return None
         except PynamoDBException as error:
             raise _translate(error) from error
-        state = LeadState.from_dict(json.loads(item.state)) if item.state else None
+        state = LeadState.from_dict(unpack_state(item.state)) if item.state else None
         score = float(item.score) if item.score is not None else None
         return StoredLead(state, int(item.version or 0), item.merged_into, score)
 
@@ -620,7 +633,7 @@ class LeadRepository:
             lead_item = LeadItem(
                 state.lead,
                 version=new_version,
-                state=json.dumps(state.to_dict(), separators=(",", ":")),
+                state=pack_state(state),
                 score=plan.score,
                 stage=state.stage,
                 account=state.account,

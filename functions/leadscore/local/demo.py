@@ -161,7 +161,7 @@ def _lead_history(lead: str) -> list[dict[str, Any]]:
 
 def stored_report(now: float) -> dict[str, Any]:
     """The leaderboard's data, read back from DynamoDB (not from memory)."""
-    from ..adapters.dynamodb import SUMMARY, AccountItem, AlertItem, LeadRepository
+    from ..adapters.dynamodb import SUMMARY, AccountItem, AlertItem, LeadRepository, unpack_state
     from ..core.accounts import aggregate
     from ..core.engine import view
     from ..core.state import LeadState
@@ -170,7 +170,7 @@ def stored_report(now: float) -> dict[str, Any]:
 
     model = runtime.model()
     repository = LeadRepository(Settings.from_env(required=STORAGE))
-    leads = [view(model, LeadState.from_dict(json.loads(item.state)), now) for item in repository.leads()]
+    leads = [view(model, LeadState.from_dict(unpack_state(item.state)), now) for item in repository.leads()]
     leads.sort(key=lambda lead: (-lead["score"], lead["lead"]))
     accounts: dict[str, dict[str, float]] = {}
     alerts: list[dict[str, Any]] = []
