@@ -40,6 +40,7 @@ demo: $(DEMO_STAMP)
 
 test: $(TEST_STAMP)
 	./scripts/dynamodb-local.sh
+	./scripts/chromium.sh
 	./scripts/sam-cli.sh $(BIN)/python
 	$(BIN)/ruff check functions tests benchmarks
 	$(BIN)/cfn-lint template.yaml

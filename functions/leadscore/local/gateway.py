@@ -79,6 +79,14 @@ def routes(template: dict[str, Any]) -> list[Route]:
     return sorted(found, key=lambda route: (route.path.count("{"), -len(route.path)))
 
 
+def cors_configuration(template: dict[str, Any]) -> dict[str, Any] | None:
+    """The HTTP API's CorsConfiguration (methods, headers, max age); its origins come from a parameter."""
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::HttpApi":
+            return resource.get("Properties", {}).get("CorsConfiguration")
+    return None
+
+
 def _call(handler: str, event: dict[str, Any]) -> dict[str, Any]:
     module, _, function = handler.rpartition(".")
     return getattr(importlib.import_module(module), function)(event, LambdaContext())
@@ -98,7 +106,10 @@ class Gateway:
     ) -> None:
         """`lock`: shared with other callers of the handlers (serve's pollers); `local`: answers
         asked first (serve's /_local/* endpoints, which the template never declares)."""
-        self.routes = routes(read_template(template))
+        parsed = read_template(template)
+        self.routes = routes(parsed)
+        self.cors = cors_configuration(parsed)
+        self.allowed_origins: tuple[str, ...] = ()  # what the AllowedOrigins parameter holds here
         self._lock = lock or threading.Lock()
         self._local = local
         self._server = ThreadingHTTPServer((host, port), self._request_handler())
@@ -110,10 +121,32 @@ class Gateway:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def answer(
-        self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str
-    ) -> Answer:
-        """(status, headers, body) for one request, as API Gateway would answer it."""
+    def answer(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> Answer:
+        """(status, headers, body) for one request, as API Gateway would answer it, CORS included:
+        API Gateway answers preflights itself and sets the CORS headers, ignoring the function's."""
+        origin = headers.get("origin")
+        allowed = self.cors is not None and origin is not None and origin in self.allowed_origins
+        if method == "OPTIONS" and self.cors is not None and "access-control-request-method" in headers:
+            return 204, self._cors_headers(origin, preflight=True) if allowed else [], b""
+        status, answer_headers, data = self._answer(method, target, headers, body, source_ip)
+        if self.cors is not None:
+            answer_headers = [(n, v) for n, v in answer_headers if not n.lower().startswith("access-control-")]
+            if allowed:
+                answer_headers += self._cors_headers(origin)
+        return status, answer_headers, data
+
+    def _cors_headers(self, origin: str | None, preflight: bool = False) -> list[tuple[str, str]]:
+        assert self.cors is not None and origin is not None
+        found = [("access-control-allow-origin", origin), ("vary", "origin")]
+        if preflight:
+            found += [
+                ("access-control-allow-methods", ",".join(self.cors.get("AllowMethods", []))),
+                ("access-control-allow-headers", ",".join(self.cors.get("AllowHeaders", []))),
+                ("access-control-max-age", str(self.cors.get("MaxAge", 0))),
+            ]
+        return found
+
+    def _answer(self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> Answer:
         path, _, query = target.partition("?")
         if self._local is not None:
             local = self._local(method, path, query, headers, body)

@@ -359,6 +359,7 @@ class Serve:
             f"http://localhost:{port}",
             f"http://127.0.0.1:{port}",
         )
+        self._gateway.allowed_origins = tuple(origin.strip() for origin in origins if origin.strip())
         physical = {
             **stack.tables,
             "ScoringQueue": stack.queue_url,
