@@ -83,6 +83,7 @@ ROUTES: list[Route] = [
     ("POST", re.compile(r"/visitors"), _function("forms"), None),
     ("POST", re.compile(r"/events"), _function("tracking"), None),
     ("GET", re.compile(r"/leads/(?P<p>[^/]+)"), _function("leads"), "email"),
+    ("DELETE", re.compile(r"/leads/(?P<p>[^/]+)"), _function("forget"), "email"),
     ("POST", re.compile(r"/v1/(batch|track|page|identify|screen|group)"), _function("segment"), None),
 ]
 SEGMENT_OPERATIONS = {f"POST /v1/{name}" for name in ("batch", "track", "page", "identify", "screen", "group")}
@@ -214,6 +215,7 @@ REACHED: dict[str, tuple[set[tuple[bool, int]], dict[bool, set[int]]]] = {
         {False: {400, 401, 413, 415}, True: {400, 413, 415, 422}},
     ),
     "GET /leads/{email}": ({(False, 400), (False, 404)}, {}),
+    "DELETE /leads/{email}": ({(False, 400), (False, 200)}, {}),  # forgetting an unknown lead is a no-op
     # Without a key nothing passes (a body that is not JSON is refused first); with the server key
     # the calls are judged: queued or ignored (200) or refused by index (400), never a 5xx.
     **{

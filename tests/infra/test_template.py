@@ -137,7 +137,9 @@ def test_each_function_gets_only_the_access_it_needs():
         "RateLimitTable": {"dynamodb:UpdateItem"},  # the browser key's per-source throttle
     }
     assert grants("LeadsFunction") == {"LeadsTable": {"dynamodb:GetItem"}, "HistoryTable": {"dynamodb:Query"}}
-    assert set(grants("ScoringFunction")) == DATA_TABLES | {"AccountsTable/index/*"}  # the SQS event source adds its own queue policy
+    assert set(grants("ScoringFunction")) == DATA_TABLES | {
+        "AccountsTable/index/*"
+    }  # the SQS event source adds its own queue policy
 
 
 def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
@@ -177,6 +179,7 @@ def test_no_function_can_scan_batch_write_or_use_wildcards():
         "ScoringFunction",
         "NotifierFunction",
         "ScheduleFunction",
+        "ForgetFunction",
     }
     for function in functions:
         for resource, actions in grants(function).items():
@@ -237,6 +240,26 @@ def test_the_daily_run_defaults_to_the_shipped_models_report_schedule():
 
     default = read_template()["Parameters"]["DailyScheduleExpression"]["Default"]
     assert default == load_model(ROOT / "rules").spec.reports.velocity.schedule
+
+
+def test_forget_deletes_by_key_and_index_only_and_writes_its_audit_record():
+    assert grants("ForgetFunction") == {
+        "LeadsTable": {"dynamodb:GetItem", "dynamodb:DeleteItem"},  # the lead and its visitors' aliases
+        "HistoryTable": {"dynamodb:Query", "dynamodb:DeleteItem"},
+        "EventLogTable": {"dynamodb:Query", "dynamodb:DeleteItem"},
+        "AccountsTable": {"dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"},  # member, summary
+        "AlertsTable": {"dynamodb:DeleteItem"},
+        "AlertsTable/index/*": {"dynamodb:Query"},  # BySubject: the alerts about the lead, never a scan
+        "MetricsTable": {"dynamodb:Query", "dynamodb:DeleteItem", "dynamodb:PutItem"},  # velocity items, audit
+        "TrackingSecretParameter": {"ssm:GetParameter"},  # the audit hash key is derived from it
+    }
+    resources = read_template()["Resources"]
+    event = resources["ForgetFunction"]["Properties"]["Events"]["Forget"]["Properties"]
+    assert (event["Method"], event["Path"]) == ("DELETE", "/leads/{email}")
+    assert event["Auth"] == {"Authorizer": "AWS_IAM"}
+    [index] = resources["AlertsTable"]["Properties"]["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "BySubject" and index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["subject", "occurred_at"]
 
 
 def test_lead_reads_are_not_public():

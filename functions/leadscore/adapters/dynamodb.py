@@ -765,3 +765,191 @@ class LeadRepository:
             raise _translate(error) from error
         except PynamoDBException as error:
             raise _translate(error) from error
+
+    # --- erasure (the right to be forgotten) and export ------------------------------------
+    # Every read is a Query or a GetItem by key (ForgetFunction may not scan) and every delete one
+    # DeleteItem (no BatchWriteItem either); only `scan_event_log` scans, for the operators' export.
+
+    def lead_keys(self, table: type[Model], lead: str) -> list[tuple[str, str]]:
+        """(lead, sk) of every item a HistoryItem / EventLogItem table holds for the lead (a Query)."""
+        try:
+            return [
+                (lead, item.sk) for item in table.query(lead, consistent_read=True, attributes_to_get=["lead", "sk"])
+            ]
+        except PynamoDBException as error:
+            raise _translate(error) from error
+
+    def logged_entries(self, lead: str) -> list[dict[str, Any]]:
+        """Every event-log entry of the lead ({id, type, at, payload, event}), oldest item first."""
+        entries: list[dict[str, Any]] = []
+        try:
+            for item in EventLogItem.query(lead, consistent_read=True):
+                entries.extend(json.loads(item.events))
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        return entries
+
+    def history_times(self, lead: str) -> list[str]:
+        """The `at` of every scored entry in the lead's history (ISO 8601 UTC)."""
+        times: list[str] = []
+        try:
+            for item in HistoryItem.query(lead, consistent_read=True):
+                times.extend(str(entry.get("at")) for entry in json.loads(item.events) if entry.get("at"))
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        return times
+
+    def alert_ids_for(self, subject: str) -> list[str]:
+        """The ids of the alerts about `subject`, from the AlertsTable's BySubject index (never a scan)."""
+        client = self._connection.client
+        arguments: dict[str, Any] = {
+            "TableName": AlertItem.Meta.table_name,
+            "IndexName": "BySubject",
+            "KeyConditionExpression": "subject = :subject",
+            "ExpressionAttributeValues": {":subject": {"S": subject}},
+        }
+        ids: list[str] = []
+        try:
+            while True:
+                page = client.query(**arguments)
+                ids.extend(item["alert_id"]["S"] for item in page.get("Items", []))
+                if not page.get("LastEvaluatedKey"):
+                    return ids
+                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except Exception as error:  # botocore's ClientError and connection errors alike
+            raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
+
+    def velocity_keys_of(self, lead: str, days: Iterable[str]) -> list[tuple[str, str]]:
+        """(pk, sk) of the per-save velocity items the lead's saves wrote on these UTC days (YYYY-MM-DD)."""
+        client = self._connection.client
+        keys: list[tuple[str, str]] = []
+        try:
+            for day in sorted(set(days)):
+                arguments: dict[str, Any] = {
+                    "TableName": MetricsItem.Meta.table_name,
+                    "KeyConditionExpression": "pk = :pk AND begins_with(sk, :lead)",
+                    "ExpressionAttributeValues": {
+                        ":pk": {"S": f"velocity#{day}#{metric_shard(lead):02d}"},
+                        ":lead": {"S": f"{lead}#"},
+                    },
+                    "ProjectionExpression": "pk, sk",
+                }
+                while True:
+                    page = client.query(**arguments)
+                    keys.extend((item["pk"]["S"], item["sk"]["S"]) for item in page.get("Items", []))
+                    if not page.get("LastEvaluatedKey"):
+                        break
+                    arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        except Exception as error:  # botocore's ClientError and connection errors alike
+            raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
+        return keys
+
+    def delete_keys(self, table: type[Model], keys: Iterable[tuple[str, ...]]) -> int:
+        """Delete items by key, one DeleteItem each (idempotent: a missing item is no error)."""
+        count = 0
+        try:
+            for key in keys:
+                table(*key).delete()
+                count += 1
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        return count
+
+    def delete_alias(self, anonymous: str, lead: str) -> bool:
+        """Delete an anonymous visitor's alias item, only if it is merged into `lead`."""
+        try:
+            LeadItem(anonymous).delete(condition=LeadItem.merged_into == lead)
+        except PynamoDBException as error:
+            translated = _translate(error)
+            if isinstance(translated, VersionConflict):
+                return False  # gone already, or someone else's visitor: not ours to erase
+            raise translated from error
+        return True
+
+    def remove_lead(self, lead: str) -> ErasedLead:
+        """Delete the lead item and its account membership in one transaction, subtracting the
+        member's score and one member from the account's summary exactly as `commit` does when a
+        lead leaves an account. Conditional on the versions read, so a concurrent save makes it
+        fail (VersionConflict: read again and retry) and a second call finds nothing to do."""
+        try:
+            item = LeadItem.get(lead, consistent_read=True)
+        except LeadItem.DoesNotExist:
+            return ErasedLead(False)
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        account = item.account
+        member: AccountItem | None = None
+        if account:
+            try:
+                member = AccountItem.get(account, f"member#{lead}", consistent_read=True)
+            except AccountItem.DoesNotExist:
+                member = None
+            except PynamoDBException as error:
+                raise _translate(error) from error
+        version = int(item.version or 0)
+
+        def write(tx: TransactWrite) -> None:
+            tx.delete(LeadItem(lead), condition=LeadItem.version == version)
+            if member is not None and account:
+                score = float(member.member_score or 0.0)
+                tx.delete(AccountItem(account, f"member#{lead}"), condition=AccountItem.member_score == score)
+                self._add_to_summary(tx, account, -score, -1)
+
+        self._transact(write)
+        return ErasedLead(True, account, member is not None)
+
+    def put_audit(self, pk: str, sk: str, data: dict[str, Any]) -> None:
+        """Write an audit record to the metrics table (written once: never replaced)."""
+        item = MetricsItem(
+            pk, sk, data=json.dumps(data, separators=(",", ":"), sort_keys=True), created_at=self.clock()
+        )
+        try:
+            item.save(condition=MetricsItem.sk.does_not_exist())
+        except PynamoDBException as error:
+            raise _translate(error) from error
+
+    def scan_event_log(
+        self,
+        segment: int,
+        segments: int,
+        since: float,
+        until: float | None = None,
+        start: dict[str, Any] | None = None,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of one segment of a parallel scan of the event log, filtered on the save time
+        (`received_at`); returns the items' entries ({id, type, at, payload, event}) with their
+        lead, and the key to continue from (None at the end of the segment). Operators' tool only."""
+        condition = "#at >= :since" + (" AND #at < :until" if until is not None else "")
+        values: dict[str, Any] = {":since": {"N": repr(float(since))}}
+        if until is not None:
+            values[":until"] = {"N": repr(float(until))}
+        arguments: dict[str, Any] = {
+            "TableName": EventLogItem.Meta.table_name,
+            "Segment": segment,
+            "TotalSegments": segments,
+            "FilterExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ProjectionExpression": "#lead, #sk, #events",
+            "ExpressionAttributeNames": {"#lead": "lead", "#sk": "sk", "#events": "events", "#at": "received_at"},
+        }
+        if start:
+            arguments["ExclusiveStartKey"] = start
+        try:
+            page = self._connection.client.scan(**arguments)
+        except Exception as error:  # botocore's ClientError and connection errors alike
+            raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
+        entries = [
+            {**entry, "lead": item["lead"]["S"]}
+            for item in page.get("Items", [])
+            for entry in json.loads(item["events"]["S"])
+        ]
+        return entries, page.get("LastEvaluatedKey")
+
+
+@dataclass
+class ErasedLead:
+    """What `LeadRepository.remove_lead` found and removed in its one transaction."""
+
+    removed: bool  # False: the lead item was already gone (a second forget)
+    account: str | None = None
+    member_removed: bool = False

@@ -22,6 +22,8 @@ from ..settings import SettingsError
 from .assets import add_import_assets_command
 from .calibrate import add_calibrate_command
 from .explain import explain
+from .export import add_export_command
+from .forget import add_forget_command
 from .openapi import add_openapi_command
 from .report import add_report_command
 from .serve import add_serve_command
@@ -307,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_openapi_command(commands)
     add_import_assets_command(commands)
     add_serve_command(commands)
+    add_export_command(commands)
+    add_forget_command(commands)
 
     alerts = commands.add_parser("alerts", help="the recorded alerts and whether each was sent (ALERTS_TABLE)")
     alerts.add_argument("--status", choices=["pending", "sending", "sent", "failed"], help="only these")
