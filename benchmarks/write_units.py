@@ -100,24 +100,14 @@ def main() -> int:
     from leadscore.core.compiler import compile_model
     from leadscore.core.events import parse_event
     from leadscore.core.loader import load_model
-    from leadscore.local.stack import REGION, create_tables
+    from leadscore.local.stack import REGION, create_tables, storage_settings
     from leadscore.service.scoring import AcceptedEvent, ScoringService
-    from leadscore.settings import Settings
 
     local = dynamodb_local()
     try:
         client = boto3.client("dynamodb", region_name=REGION, endpoint_url=local.endpoint)
         tables = create_tables(client, prefix=f"wu{uuid.uuid4().hex[:6]}")
-        settings = Settings(
-            leads_table=tables["LeadsTable"],
-            history_table=tables["HistoryTable"],
-            event_log_table=tables["EventLogTable"],
-            accounts_table=tables["AccountsTable"],
-            alerts_table=tables["AlertsTable"],
-            metrics_table=tables["MetricsTable"],
-            dynamodb_endpoint=local.endpoint,
-            region=REGION,
-        )
+        settings = storage_settings(tables, local.endpoint)
         service = ScoringService(LeadRepository(settings), compile_model(load_model(ROOT / "rules")))
         meter = Meter()
         clients = {id(c): c for c in (service.repository._connection.client,)}

@@ -18,7 +18,7 @@ import pytest
 from leadscore.adapters.dynamodb import LeadRepository
 from leadscore.core.compiler import compile_model
 from leadscore.core.loader import load_model, load_text
-from leadscore.local.stack import REGION, create_tables, local_aws
+from leadscore.local.stack import REGION, create_tables, local_aws, storage_settings
 from leadscore.service.scoring import ScoringService
 from leadscore.settings import Settings
 
@@ -83,17 +83,7 @@ class Engine:
 
 
 def _settings(tables: dict[str, str], endpoint: str | None) -> Settings:
-    return Settings(
-        leads_table=tables["LeadsTable"],
-        history_table=tables["HistoryTable"],
-        event_log_table=tables["EventLogTable"],
-        accounts_table=tables["AccountsTable"],
-        alerts_table=tables["AlertsTable"],
-        metrics_table=tables["MetricsTable"],
-        dynamodb_endpoint=endpoint,
-        region=REGION,
-        event_retention_days=396,
-    )
+    return storage_settings(tables, endpoint)
 
 
 @pytest.fixture

@@ -22,10 +22,9 @@ from leadscore.core.compiler import compile_model
 from leadscore.core.events import parse_event
 from leadscore.core.loader import load_text
 from leadscore.core.simulation import simulate
-from leadscore.local.stack import REGION, create_tables
+from leadscore.local.stack import REGION, create_tables, storage_settings
 from leadscore.service.decaying import DueLeadsWalker, WorkItem
 from leadscore.service.scoring import AcceptedEvent, ScoringService, schedule_tick
-from leadscore.settings import Settings
 
 LEADS = 1200
 RUNS = (
@@ -111,16 +110,7 @@ def dynamodb_local_engine(dynamodb_local):
     """DynamoDB Local only: in-process moto copies its tables in every transaction (too slow here)."""
     client = boto3.client("dynamodb", region_name=REGION, endpoint_url=dynamodb_local)
     tables = create_tables(client, prefix=f"t{uuid.uuid4().hex[:8]}")
-    settings = Settings(
-        leads_table=tables["LeadsTable"],
-        history_table=tables["HistoryTable"],
-        event_log_table=tables["EventLogTable"],
-        accounts_table=tables["AccountsTable"],
-        alerts_table=tables["AlertsTable"],
-        metrics_table=tables["MetricsTable"],
-        dynamodb_endpoint=dynamodb_local,
-        region=REGION,
-    )
+    settings = storage_settings(tables, dynamodb_local)
     return SimpleNamespace(
         settings=settings,
         service=lambda text: ScoringService(LeadRepository(settings), compile_model(load_text(text))),

@@ -89,6 +89,22 @@ def table_definitions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return tables
 
 
+def storage_settings(tables: dict[str, str], endpoint: str | None = None) -> Any:
+    """Settings for the scoring tables `create_tables` made (tests, benchmarks, local tools)."""
+    from ..settings import Settings
+
+    return Settings(
+        leads_table=tables["LeadsTable"],
+        history_table=tables["HistoryTable"],
+        event_log_table=tables["EventLogTable"],
+        accounts_table=tables["AccountsTable"],
+        alerts_table=tables["AlertsTable"],
+        metrics_table=tables["MetricsTable"],
+        dynamodb_endpoint=endpoint,
+        region=REGION,
+    )
+
+
 def create_tables(dynamodb: Any, prefix: str = "leadscore") -> dict[str, str]:
     """Create every table of the template; returns logical id -> table name."""
     names = {}
@@ -209,9 +225,12 @@ class Stack:
         records: list[dict[str, Any]] = []
         for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
             shard_id = shard["ShardId"]
-            iterator = self._stream_positions.get(shard_id) or streams.get_shard_iterator(
-                StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+            iterator = (
+                self._stream_positions.get(shard_id)
+                or streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")[
+                    "ShardIterator"
+                ]
+            )
             while iterator:
                 page = streams.get_records(ShardIterator=iterator, Limit=1000)
                 records.extend(
@@ -235,7 +254,9 @@ class Stack:
         sqs = self.client("sqs")
         walked = 0
         while max_items is None or walked < max_items:
-            messages = sqs.receive_message(QueueUrl=self.schedule_work_queue_url, MaxNumberOfMessages=1).get("Messages", [])
+            messages = sqs.receive_message(QueueUrl=self.schedule_work_queue_url, MaxNumberOfMessages=1).get(
+                "Messages", []
+            )
             if not messages:
                 break
             record = {"messageId": messages[0]["MessageId"], "body": messages[0]["Body"]}
@@ -258,7 +279,9 @@ class Stack:
                 delivered += len(batch)
                 pending = pending[batch_size:]
                 continue
-            first = next(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == failures[0]["itemIdentifier"])
+            first = next(
+                i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == failures[0]["itemIdentifier"]
+            )
             delivered += first
             retried += 1
             pending = pending[first:]
@@ -319,14 +342,10 @@ def provision(
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     parameter = "/leadscore/tracking-secret"
-    client("ssm").put_parameter(
-        Name=parameter, Value=secret, Type="SecureString", Overwrite=True
-    )
+    client("ssm").put_parameter(Name=parameter, Value=secret, Type="SecureString", Overwrite=True)
     segment_parameters = {"server": "/leadscore/segment-server-keys", "browser": "/leadscore/segment-browser-keys"}
     for kind, key in zip(("server", "browser"), write_keys, strict=True):
-        client("ssm").put_parameter(
-            Name=segment_parameters[kind], Value=key, Type="SecureString", Overwrite=True
-        )
+        client("ssm").put_parameter(Name=segment_parameters[kind], Value=key, Type="SecureString", Overwrite=True)
     sender = "leadscore@fjordline.example"
     client("ses").verify_email_identity(EmailAddress=sender)
     bus = client("events").create_event_bus(Name=f"leadscore-{uuid.uuid4().hex[:8]}")["EventBusArn"]
