@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .spec import AccountsSpec
+if TYPE_CHECKING:  # annotations only: the validated spec (pydantic) stays off the scoring import path
+    from .spec import AccountsSpec
+
 
 # Addresses at these domains say nothing about the employer.
 FREE_MAIL_DOMAINS = frozenset(

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .spec import ModelSpec
+if TYPE_CHECKING:  # annotations only: the validated spec (pydantic) stays off the scoring import path
+    from .spec import ModelSpec
+
 
 LEAD_KINDS = frozenset({"lead_score", "lead_qualified", "nps_detractor"})
 ACCOUNT_KINDS = frozenset({"account_score", "engaged_buyers"})

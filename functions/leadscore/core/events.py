@@ -26,12 +26,14 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import idna
 
-from .spec import NpsSpec
 from .state import Event
+
+if TYPE_CHECKING:  # annotations only: the validated spec (pydantic) stays off the scoring import path
+    from .spec import NpsSpec
 
 _ALLOWED_KEYS = frozenset({"id", "type", "email", "anonymous_id", "timestamp", "properties", "profile"})
 MAX_ID_LENGTH = 200

@@ -10,13 +10,15 @@ import base64
 import binascii
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..core.events import MAX_DOCUMENT_DEPTH, MAX_NUMBER, OutOfRange
+
+if TYPE_CHECKING:  # the HTTP handlers import the resolver themselves; the queue consumer never needs it
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 logger = Logger(service="leadscore")
 metrics = Metrics(namespace="leadscore", service="leadscore")
@@ -37,6 +39,8 @@ class RequestError(Exception):
 
 
 def json_response(status: int, body: dict[str, Any]) -> Response:
+    from aws_lambda_powertools.event_handler import Response  # here, so the queue consumer never loads it
+
     return Response(status_code=status, content_type="application/json", body=json.dumps(body))
 
 

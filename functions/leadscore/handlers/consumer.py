@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import SQSEvent
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ..core.events import EventError, parse_event
 from ..service.scoring import AcceptedEvent, ScoringService, build_service_from_env, schedule_tick
 from .common import logger, mask_email, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 
 @cache
@@ -44,14 +45,15 @@ def _accepted(record_body: str, message_id: str) -> AcceptedEvent:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     batch: list[AcceptedEvent] = []
     failed: list[str] = []
-    for record in SQSEvent(event).records:
+    # the SQS records as plain dicts (what Powertools' SQSEvent reads, without loading every event class)
+    for record in event["Records"]:
         try:
-            batch.append(_accepted(record.body, record.message_id))
+            batch.append(_accepted(record["body"], record["messageId"]))
         except Exception as error:  # noqa: BLE001 - any unreadable message fails alone, never the batch
             reason = f"{type(error).__name__}: {str(error)[:200]}"
-            logger.error("poison message", extra={"message_id": record.message_id, "reason": reason})
+            logger.error("poison message", extra={"message_id": record["messageId"], "reason": reason})
             metrics.add_metric(name="PoisonMessages", unit=MetricUnit.Count, value=1)
-            failed.append(record.message_id)
+            failed.append(record["messageId"])
     result = service().score(batch) if batch else None
     if result is not None:
         failed.extend(result.failed_message_ids)
