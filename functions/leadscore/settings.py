@@ -31,6 +31,7 @@ class Settings:
     outbox_dir: str = ""  # local runs: a copy of every sent email (.eml and .html)
     schedule_work_queue_url: str = ""  # the daily run's work items (a page of due leads each)
     scoring_queue_url: str = ""
+    rescore_queue_url: str = ""  # a rescore run's work items (a page of one scan segment each)
     tracking_secret_parameter: str = ""
     segment_server_keys_parameter: str = ""  # SSM SecureString: the Segment server write keys, one a line
     segment_browser_keys_parameter: str = ""  # SSM SecureString: the public browser write keys; optional

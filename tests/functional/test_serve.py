@@ -84,7 +84,7 @@ def test_it_serves_the_templates_routes_and_says_how_to_use_them(served):
     assert {"POST /forms/{formId}", "POST /events", "POST /v1/batch", "GET /leads/{email}"} <= set(info["routes"])
     assert info["server_write_key"] and info["tracking_secret"] and info["outbox"].endswith("outbox")
     assert info["environment"]["SCORING_QUEUE_URL"] == info["queues"]["ScoringFunction"]  # resolved from the template
-    assert info["schedules"] == {"Daily": "cron(0 7 * * ? *)"}
+    assert info["schedules"] == {"Daily": "cron(0 7 * * ? *)", "Check": "rate(5 minutes)"}  # the rescore check
     assert "Ctrl-C" in served.banner() and served.url in served.banner()
     assert requests.get(served.url + "/_local/nothing", timeout=10).status_code == 404
     assert requests.get(served.url + "/not-a-route", timeout=10).status_code == 404
@@ -140,7 +140,8 @@ def test_advancing_the_simulated_clock_a_day_decays_a_quiet_lead(served):
     response = requests.post(served.url + "/_local/clock", json={"advance": "1d"}, timeout=180)
     assert response.status_code == 200, response.text
     moved = response.json()
-    assert [run["schedule"] for run in moved["runs"]] == ["Daily"]
+    # (and the rescore check, once for the 288 five-minute slots the jump skipped: no model change)
+    assert [run["schedule"] for run in moved["runs"]] == ["Daily", "Check"]
     # Then the lead decayed, by the daily run's own tick
     after = lead(served, "quiet@havn.example")
     assert after["score"] < before

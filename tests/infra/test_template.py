@@ -180,10 +180,13 @@ def test_no_function_can_scan_batch_write_or_use_wildcards():
         "NotifierFunction",
         "ScheduleFunction",
         "ForgetFunction",
+        "RescoreFunction",
     }
     for function in functions:
         for resource, actions in grants(function).items():
             for action in actions:
+                if (function, resource, action) == ("RescoreFunction", "LeadsTable", "dynamodb:Scan"):
+                    continue  # a rescore run walks every lead, a page at a time (the one scan)
                 assert action not in {"dynamodb:Scan", "dynamodb:BatchWriteItem"}, (function, resource, action)
                 assert not action.endswith(":*") and action != "*", (function, action)
     assert "dynamodb:Scan" not in {action for actions in grants("LeadsFunction").values() for action in actions}
@@ -233,6 +236,22 @@ def test_the_daily_run_reads_only_the_due_index_and_queues_ticks():
     assert "<aws.scheduler.scheduled-time>" in daily["Properties"]["Input"]  # a retried run keeps its time
     [index] = resources["LeadsTable"]["Properties"]["GlobalSecondaryIndexes"]
     assert index["IndexName"] == "DueIndex" and index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
+def test_a_rescore_saves_leads_as_the_consumer_does_and_scans_only_the_leads():
+    rescore, consumer = grants("RescoreFunction"), grants("ScoringFunction")
+    assert rescore["LeadsTable"] == consumer["LeadsTable"] | {"dynamodb:Scan"}
+    for table in ("HistoryTable", "EventLogTable", "AccountsTable", "AccountsTable/index/*", "AlertsTable"):
+        assert rescore[table] == consumer[table], table  # the same save: append-only history and log
+    assert rescore["MetricsTable"] == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"}  # run cursors
+    assert rescore["RescoreQueue"] == {"sqs:SendMessage"}
+    resources = read_template()["Resources"]
+    events = resources["RescoreFunction"]["Properties"]["Events"]
+    assert events["Check"]["Type"] == "ScheduleV2" and events["Work"]["Type"] == "SQS"
+    queue = resources["RescoreQueue"]["Properties"]
+    assert queue["FifoQueue"] is True and queue["ContentBasedDeduplication"] is False
+    assert queue["VisibilityTimeout"] >= 6 * resources["RescoreFunction"]["Properties"]["Timeout"]
+    assert events["Work"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_the_daily_run_defaults_to_the_shipped_models_report_schedule():

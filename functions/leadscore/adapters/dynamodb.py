@@ -168,7 +168,7 @@ class AlertItem(Model):
     recipients = ListAttribute(of=UnicodeAttribute, default=list)
     route_note = UnicodeAttribute(null=True)  # why the default recipients were used
     model_version = UnicodeAttribute()
-    status = UnicodeAttribute(default="pending")  # pending | sending | sent | failed
+    status = UnicodeAttribute(default="pending")  # pending | sending | sent | failed | suppressed (never sent)
     attempts = NumberAttribute(default=0)
     lease_until = NumberAttribute(null=True)
     message_id = UnicodeAttribute(null=True)
@@ -231,6 +231,7 @@ class StoredLead:
     version: int
     merged_into: str | None = None
     score: float | None = None  # the main score last saved (its account membership holds the same)
+    model_version: str | None = None  # the model its state was built under (a rescore replays it when it differs)
 
 
 @dataclass
@@ -257,6 +258,7 @@ class ScoredEvent:
     score_after: float
     stage_before: str
     stage_after: str
+    note: dict[str, Any] = field(default_factory=dict)  # e.g. a model change's two versions: added to the entry
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,7 @@ class AlertRecord:
     recipients: list[str]
     route_note: str | None
     model_version: str
+    status: str = "pending"  # "suppressed": a crossing a model change caused, recorded and never emailed
 
     @property
     def alert_id(self) -> str:
@@ -295,7 +298,7 @@ class AlertRecord:
             recipients=list(self.recipients),
             route_note=self.route_note,
             model_version=self.model_version,
-            status="pending",
+            status=self.status,
             attempts=0,
             created_at=now,
         )
@@ -360,7 +363,7 @@ class LeadRepository:
             raise _translate(error) from error
         state = LeadState.from_dict(unpack_state(item.state)) if item.state else None
         score = float(item.score) if item.score is not None else None
-        return StoredLead(state, int(item.version or 0), item.merged_into, score)
+        return StoredLead(state, int(item.version or 0), item.merged_into, score, item.model_version)
 
     def logged_events(self, lead: str, newest: int | None = None) -> list[dict[str, Any]]:
         """The lead's logged events in the project format, oldest first; only the `newest` N if given.
@@ -465,6 +468,34 @@ class LeadRepository:
         except Exception as error:  # botocore's ClientError and connection errors alike
             raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
         return min(int(page["Count"]), max(1, enough))
+
+    def scan_leads(
+        self, segment: int, segments: int, start: dict[str, Any] | None = None, limit: int = 100
+    ) -> tuple[list[tuple[str, str | None]], dict[str, Any] | None]:
+        """One page of one segment of a parallel scan of the leads with a state (aliases left out):
+        (lead, the model version its state was built under), and the key to continue from (None at
+        the end of the segment). A rescore run's walk over every lead."""
+        arguments: dict[str, Any] = {
+            "TableName": LeadItem.Meta.table_name,
+            "Segment": segment,
+            "TotalSegments": segments,
+            "Limit": limit,
+            "FilterExpression": "attribute_exists(#state)",
+            "ProjectionExpression": "#lead, model_version",
+            "ExpressionAttributeNames": {"#lead": "lead", "#state": "state"},
+            "ConsistentRead": True,
+        }
+        if start:
+            arguments["ExclusiveStartKey"] = start
+        try:
+            page = self._connection.client.scan(**arguments)
+        except Exception as error:  # botocore's ClientError and connection errors alike
+            raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
+        leads = [
+            (item["lead"]["S"], item["model_version"]["S"] if "model_version" in item else None)
+            for item in page.get("Items", [])
+        ]
+        return leads, page.get("LastEvaluatedKey")
 
     def alert(self, alert_id: str) -> AlertItem | None:
         try:
@@ -706,6 +737,7 @@ class LeadRepository:
                                 "stage_after": scored.stage_after,
                                 "changes": [change._asdict() for change in scored.changes],
                                 "alerts": scored.alerts,
+                                **scored.note,
                             }
                             for scored in plan.scored
                         ],

@@ -76,3 +76,31 @@ class ScoringQueue:
         if response.get("Failed"):
             failed = ", ".join(f"{f.get('Id')}: {f.get('Code')}" for f in response["Failed"])
             raise QueueUnavailable(f"the queue refused {len(response['Failed'])} message(s): {failed}")
+
+
+class RescoreQueue:
+    """SQS FIFO producer of a rescore run's work items: one message group per scan segment, so a
+    segment's pages are worked one at a time, in order; deduplicated by run, segment and cursor."""
+
+    def __init__(self, queue_url: str, client: Any | None = None) -> None:
+        self.queue_url = queue_url
+        self.client = client or boto3.client("sqs")
+
+    def send(self, items: Sequence[dict[str, Any]]) -> None:
+        messages = []
+        for item in items:
+            body = json.dumps(item, sort_keys=True, separators=(",", ":"))
+            messages.append(
+                {
+                    "MessageBody": body,
+                    "MessageGroupId": f"{item['run']}-{item['segment']}"[:128],
+                    "MessageDeduplicationId": hashlib.sha256(body.encode()).hexdigest()[:64],
+                }
+            )
+        for start in range(0, len(messages), 10):
+            entries = [{"Id": str(i), **message} for i, message in enumerate(messages[start : start + 10])]
+            try:
+                response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as error:
+                raise QueueUnavailable(str(error)) from error
+            ScoringQueue._check(response)

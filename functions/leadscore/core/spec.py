@@ -258,6 +258,14 @@ class ReportsSpec(Strict):
     velocity: VelocityReportSpec | None = None
 
 
+class ModelChangeSpec(Strict):
+    alerts: Literal["suppress", "notify"] = Field(
+        "suppress",
+        description="When a deployed model change rescores every lead, its crossings are recorded; "
+        "suppress (default) sends no email for them, notify emails them like any other.",
+    )
+
+
 ProfileType = Literal["text", "number", "integer", "boolean", "email"]
 
 
@@ -398,6 +406,9 @@ class ModelSpec(Strict):
         description="Account key (company id as id:<id>, or email domain) -> its salesperson, for route_by: account_owner.",
     )
     reports: ReportsSpec = Field(default_factory=ReportsSpec)
+    model_change: ModelChangeSpec = Field(
+        default_factory=ModelChangeSpec, description="What a deployed change of this model does to existing leads."
+    )
     profile_fields: dict[Identifier, ProfileFieldType] = Field(
         default_factory=dict,
         description="Profile fields and their types (text, number, integer, boolean, email or {choice: [...]}), "

@@ -76,7 +76,9 @@ def triggers(template: dict[str, Any]) -> list[Trigger]:
     for logical, properties in functions(template).items():
         for name, event in (properties.get("Events") or {}).items():
             if event.get("Type") in {"SQS", "DynamoDB", "ScheduleV2", "Schedule"}:
-                found.append(Trigger(logical, properties["Handler"], event["Type"], name, event.get("Properties") or {}))
+                found.append(
+                    Trigger(logical, properties["Handler"], event["Type"], name, event.get("Properties") or {})
+                )
     return found
 
 
@@ -118,7 +120,7 @@ class Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (kind, argument), = value.items()
+            ((kind, argument),) = value.items()
             if kind == "Ref":
                 return self.ref(argument)
             if kind == "Fn::GetAtt":
@@ -364,12 +366,13 @@ class Serve:
             **stack.tables,
             "ScoringQueue": stack.queue_url,
             "ScheduleWorkQueue": stack.schedule_work_queue_url,
+            "RescoreQueue": stack.rescore_queue_url,
             "AlertDeadLetterQueue": stack.alert_dead_letter_queue_url,
             "AlertEventBus": stack.event_bus,
         }
         sqs = stack.client("sqs")
         attributes: dict[str, str] = {}
-        for logical in ("ScoringQueue", "ScheduleWorkQueue", "AlertDeadLetterQueue"):
+        for logical in ("ScoringQueue", "ScheduleWorkQueue", "RescoreQueue", "AlertDeadLetterQueue"):
             arn = sqs.get_queue_attributes(QueueUrl=physical[logical], AttributeNames=["QueueArn"])
             attributes[f"{logical}.Arn"] = arn["Attributes"]["QueueArn"]
         dynamodb = stack.client("dynamodb")
@@ -380,7 +383,9 @@ class Serve:
                 attributes[f"{logical}.StreamArn"] = table["LatestStreamArn"]
         overrides = {"AllowedOrigins": ",".join(origins), "LogLevel": options.log_level}
         resolver = Resolver(self.template, physical, attributes, overrides)
-        self.functions_environment = {name: resolver.environment(self.template, name) for name in functions(self.template)}
+        self.functions_environment = {
+            name: resolver.environment(self.template, name) for name in functions(self.template)
+        }
         merged: dict[str, str] = {}
         for function, variables in self.functions_environment.items():
             for name, value in variables.items():
@@ -413,7 +418,11 @@ class Serve:
         for trigger in triggers(self.template):
             if trigger.kind == "SQS":
                 queue = trigger.properties["Queue"]
-                logical = queue["Fn::GetAtt"][0] if isinstance(queue["Fn::GetAtt"], list) else queue["Fn::GetAtt"].split(".")[0]
+                logical = (
+                    queue["Fn::GetAtt"][0]
+                    if isinstance(queue["Fn::GetAtt"], list)
+                    else queue["Fn::GetAtt"].split(".")[0]
+                )
                 url = resolver.ref(logical)
                 redrive = (resources[logical].get("Properties") or {}).get("RedrivePolicy") or {}
                 self.queues.append(
@@ -482,7 +491,9 @@ class Serve:
             return entry(event, LambdaContext())
 
     def _scoring(self) -> QueueSource | None:
-        return next((source for source in self.queues if source.queue_url == self.environment.get("SCORING_QUEUE_URL")), None)
+        return next(
+            (source for source in self.queues if source.queue_url == self.environment.get("SCORING_QUEUE_URL")), None
+        )
 
     def _poll_queue(self, source: QueueSource) -> None:
         assert self.stack is not None
@@ -536,7 +547,9 @@ class Serve:
                 sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
             else:
                 sqs.change_message_visibility(
-                    QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=min(receives, 5)
+                    QueueUrl=source.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=min(receives, 5),
                 )
 
     def _poll_stream(self, stream: StreamSource) -> None:
@@ -559,7 +572,12 @@ class Serve:
                         del stream.pending[: len(batch)]
                         continue
                     first = next(
-                        (i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == failures[0]["itemIdentifier"]), 0
+                        (
+                            i
+                            for i, r in enumerate(batch)
+                            if r["dynamodb"]["SequenceNumber"] == failures[0]["itemIdentifier"]
+                        ),
+                        0,
                     )
                     stream.delivered += first
                     stream.retries += 1
@@ -617,15 +635,29 @@ class Serve:
             now = self.clock.now()
             while True:
                 due = [
-                    (recurrence.next_after(self._last_fired[trigger.name]), trigger)
+                    (recurrence.next_after(self._last_fired[trigger.name]), trigger, recurrence)
                     for trigger, recurrence in self.schedules
                 ]
-                due = [(at, trigger) for at, trigger in due if at <= now]
+                due = [
+                    (self._collapsed(at, trigger, recurrence, now), trigger)
+                    for at, trigger, recurrence in due
+                    if at <= now
+                ]
                 if not due:
                     return runs
                 at, trigger = min(due, key=lambda pair: pair[0])
                 runs.append(self.run_schedule(trigger, at))
                 self._last_fired[trigger.name] = at
+
+    @staticmethod
+    def _collapsed(at: float, trigger: Trigger, recurrence: Recurrence, now: float) -> float:
+        """A schedule whose input has no time (the rescore check) runs once, at the last of the
+        occurrences a jump of the clock skipped: each would find the same."""
+        if SCHEDULED_TIME in str(trigger.properties.get("Input") or ""):
+            return at
+        while (following := recurrence.next_after(at)) <= now:
+            at = following
+        return at
 
     def run_schedule(self, trigger: Trigger, at: float) -> dict[str, Any]:
         """One scheduled invocation as EventBridge Scheduler makes it, then everything it queued."""
@@ -681,7 +713,9 @@ class Serve:
             since = int(query.get("since", ["0"])[0])
             bodies = list(source.received) if source else []
             first = (source.received_total if source else 0) - len(bodies)
-            return _json(200, {"bodies": [json.loads(b) for b in bodies[max(since - first, 0) :]], "next": first + len(bodies)})
+            return _json(
+                200, {"bodies": [json.loads(b) for b in bodies[max(since - first, 0) :]], "next": first + len(bodies)}
+            )
         if (method, path) == ("POST", "/event-sources"):
             (self.enabled.set if data.get("enabled", True) else self.enabled.clear)()
             return _json(200, {"enabled": self.enabled.is_set()})
@@ -704,7 +738,12 @@ class Serve:
             try:
                 trigger = self.schedule(match.group(1))
             except KeyError:
-                return _json(404, {"message": f"no schedule {match.group(1)!r}; template.yaml has {[t.name for t, _ in self.schedules]}"})
+                return _json(
+                    404,
+                    {
+                        "message": f"no schedule {match.group(1)!r}; template.yaml has {[t.name for t, _ in self.schedules]}"
+                    },
+                )
             from ..core.events import parse_timestamp
 
             at = parse_timestamp(query["at"][0]) if "at" in query else self.clock.now()
@@ -713,8 +752,15 @@ class Serve:
         return _json(404, {"message": f"no local endpoint {method} {LOCAL_PREFIX}{path}"})
 
     def _clock_state(self) -> dict[str, Any]:
-        upcoming = {trigger.name: iso(recurrence.next_after(self.clock.now())) for trigger, recurrence in self.schedules}
-        return {"mode": self.clock.mode, "now": iso(self.clock.now()), "offset_seconds": self.clock.offset, "next": upcoming}
+        upcoming = {
+            trigger.name: iso(recurrence.next_after(self.clock.now())) for trigger, recurrence in self.schedules
+        }
+        return {
+            "mode": self.clock.mode,
+            "now": iso(self.clock.now()),
+            "offset_seconds": self.clock.offset,
+            "next": upcoming,
+        }
 
     def describe(self) -> dict[str, Any]:
         assert self.stack is not None and self._gateway is not None
@@ -748,7 +794,11 @@ class Serve:
                 for s in self.queues
             },
             "streams": {
-                f"{s.trigger.function}.{s.trigger.name}": {"delivered": s.delivered, "pending": len(s.pending), "retries": s.retries}
+                f"{s.trigger.function}.{s.trigger.name}": {
+                    "delivered": s.delivered,
+                    "pending": len(s.pending),
+                    "retries": s.retries,
+                }
                 for s in self.streams
             },
             "schedule_runs": len(self.runs),
@@ -764,14 +814,16 @@ class Serve:
             f"  event sources: {', '.join(f'{s.trigger.function} <- SQS {s.trigger.name} (batches of {s.batch_size})' for s in self.queues)}"
             + "".join(f", {s.trigger.function} <- DynamoDB stream {s.trigger.name}" for s in self.streams),
             f"  schedules ({self.clock.mode} clock, now {info['clock']['now']}): "
-            + ", ".join(f"{name} {expr} next {info['clock']['next'][name]}" for name, expr in info["schedules"].items()),
+            + ", ".join(
+                f"{name} {expr} next {info['clock']['next'][name]}" for name, expr in info["schedules"].items()
+            ),
             f"  Segment write keys: server {info['server_write_key']}, browser {info['browser_write_key']}",
             f"  tracking secret (HMAC for POST /events): {info['tracking_secret']}",
             f"  allowed origins: {self.environment.get('ALLOWED_ORIGINS', '')}",
             f"  model: {info['model']}   outbox (.eml and .html): {info['outbox']}",
             f"  local only: GET {LOCAL_PREFIX}, GET {LOCAL_PREFIX}/status, POST {LOCAL_PREFIX}/drain, "
-            f"POST {LOCAL_PREFIX}/schedule/daily?at=ISO, GET|POST {LOCAL_PREFIX}/clock {{\"advance\": \"1d\"}}, "
-            f"POST {LOCAL_PREFIX}/event-sources {{\"enabled\": false}}, GET {LOCAL_PREFIX}/received",
+            f'POST {LOCAL_PREFIX}/schedule/daily?at=ISO, GET|POST {LOCAL_PREFIX}/clock {{"advance": "1d"}}, '
+            f'POST {LOCAL_PREFIX}/event-sources {{"enabled": false}}, GET {LOCAL_PREFIX}/received',
             "  Ctrl-C stops it.",
         ]
         return "\n".join(lines)
@@ -805,14 +857,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8080, help="the HTTP API's port (default 8080; 0: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
     parser.add_argument("--model", type=Path, default=ROOT / "rules", help="the scoring model folder (default rules/)")
-    parser.add_argument("--outbox", type=Path, default=Path("outbox"), help="where sent mail is written (default outbox/)")
     parser.add_argument(
-        "--clock", choices=["simulated", "real"], default="simulated", help="schedules follow the wall clock, "
-        "plus what POST /_local/clock adds when simulated (default simulated)"
+        "--outbox", type=Path, default=Path("outbox"), help="where sent mail is written (default outbox/)"
+    )
+    parser.add_argument(
+        "--clock",
+        choices=["simulated", "real"],
+        default="simulated",
+        help="schedules follow the wall clock, plus what POST /_local/clock adds when simulated (default simulated)",
     )
     parser.add_argument("--moto-port", type=int, default=0, help="moto's server port (default: any free port)")
     parser.add_argument(
-        "--allow-origin", action="append", default=[], metavar="ORIGIN",
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
         help="a web origin allowed to post (repeatable; default the template's plus this server's own)",
     )
     parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -208,6 +208,7 @@ class Stack:
     event_bus: str = ""
     alert_dead_letter_queue_url: str = ""
     schedule_work_queue_url: str = ""
+    rescore_queue_url: str = ""  # a rescore run's work items (FIFO, one group per scan segment)
     server_write_key: str = ""  # Segment-compatible API (/v1/*): all event types, profile traits
     browser_write_key: str = ""  # public browser key: public event types, no trusted traits
     aws_endpoint_url: str | None = None  # moto's server (leadscore serve); None: the in-process mock
@@ -264,6 +265,28 @@ class Stack:
                 sqs.delete_message(QueueUrl=self.schedule_work_queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
             walked += 1
         return {"work_items": walked}
+
+    def run_rescore(self, rescore: Any, max_items: int | None = None) -> dict[str, Any]:
+        """A rescore run as AWS runs it: the check starts it, then its work items are delivered one at a
+        time (a failed one comes back), stopping after `max_items` to imitate a crash halfway."""
+        started = rescore({"check": "model"}, LambdaContext())["started"]
+        sqs = self.client("sqs")
+        worked = failed = 0
+        while max_items is None or worked + failed < max_items:
+            messages = sqs.receive_message(
+                QueueUrl=self.rescore_queue_url, MaxNumberOfMessages=1, VisibilityTimeout=0
+            ).get("Messages", [])
+            if not messages:
+                break
+            record = {"messageId": messages[0]["MessageId"], "body": messages[0]["Body"]}
+            if rescore({"Records": [record]}, LambdaContext())["batchItemFailures"]:
+                failed += 1
+                if failed > 100:
+                    break  # nothing moves: leave it for inspection
+                continue
+            sqs.delete_message(QueueUrl=self.rescore_queue_url, ReceiptHandle=messages[0]["ReceiptHandle"])
+            worked += 1
+        return {"started": started, "work_items": worked, "failed": failed}
 
     def deliver_alerts(self, notifier: Any, batch_size: int = 10, max_rounds: int = 20) -> dict[str, int]:
         """Feed the outbox stream to the notifier as Lambda's event source does: in order, in
@@ -351,6 +374,10 @@ def provision(
     bus = client("events").create_event_bus(Name=f"leadscore-{uuid.uuid4().hex[:8]}")["EventBusArn"]
     alert_dlq = sqs.create_queue(QueueName=f"leadscore-alerts-dlq-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     work_queue = sqs.create_queue(QueueName=f"leadscore-schedule-work-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    rescore_queue = sqs.create_queue(
+        QueueName=f"leadscore-rescore-{uuid.uuid4().hex[:8]}.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "false"},
+    )["QueueUrl"]
     environment = {TABLE_ENV[logical]: name for logical, name in tables.items() if logical in TABLE_ENV}
     environment.update(
         {
@@ -359,6 +386,7 @@ def provision(
             "ALERT_DEAD_LETTER_QUEUE_URL": alert_dlq,
             "SCHEDULE_WORK_QUEUE_URL": work_queue,
             "SCORING_QUEUE_URL": queue_url,
+            "RESCORE_QUEUE_URL": rescore_queue,
             "TRACKING_SECRET_PARAMETER": parameter,
             "SEGMENT_SERVER_KEYS_PARAMETER": segment_parameters["server"],
             "SEGMENT_BROWSER_KEYS_PARAMETER": segment_parameters["browser"],
@@ -380,6 +408,7 @@ def provision(
         environment["EVENT_BUS_NAME"],
         alert_dlq,
         work_queue,
+        rescore_queue,
         server_write_key=write_keys[0],
         browser_write_key=write_keys[1],
         aws_endpoint_url=aws_endpoint_url,

@@ -43,6 +43,7 @@ from ..core.spec import AccountsSpec
 from ..core.state import Alert, Change, Event, LeadState, Outcome
 from ..core.velocity import Transition, cause_of, save_deltas, stage_transition, transitions_from_outcome
 from ..settings import STORAGE, Settings
+from .replaying import MODEL_CHANGE, linked_anonymous_id, model_change_outcome, replay_lead
 
 # A visitor identified after a long anonymous history brings at most this many of its newest
 # events (a bounded read, and a history item that stays far below DynamoDB's 400 KB).
@@ -132,17 +133,6 @@ class BatchResult:
     alerts: list[Alert] = field(default_factory=list)
 
 
-def linked_anonymous_id(event: Event) -> str | None:
-    """An email event that carries an anonymous id links that visitor to the lead."""
-    if event.lead.startswith("anon:"):
-        return None
-    for source in (event.properties, event.profile or {}):
-        value = source.get("anonymous_id")
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return None
-
-
 class ScoringService:
     def __init__(
         self,
@@ -184,11 +174,28 @@ class ScoringService:
         if stored is not None and stored.merged_into:  # an identified visitor: score on the lead
             lead = stored.merged_into
             stored = self.repository.load(lead)
-        if (stored is None or stored.state is None) and all(item.event.type == TICK for item in items):
+        visits = (TICK, MODEL_CHANGE)  # the schedule's and a rescore run's: no event of the lead's own
+        if (stored is None or stored.state is None) and all(item.event.type in visits for item in items):
             return  # a tick for a lead that is gone (or never was) has nothing to do
         state = stored.state if stored and stored.state else new_lead(self.model, lead)
         version = stored.version if stored else 0
         previous_account = state.account
+        model_change: Outcome | None = None
+        old_state = state
+        if stored is not None and stored.state is not None and stored.model_version not in (None, self.model.version):
+            # built under another model: replayed from the event log first, so no lead mixes two models
+            at = min(item.event.ts for item in items)
+            replayed = replay_lead(self.repository, self.model, lead)
+            state = replayed.state
+            model_change = model_change_outcome(
+                self.model, old_state, stored.score or 0.0, state, str(stored.model_version), at
+            )
+            model_change_note = {
+                "model_versions": {"from": stored.model_version, "to": self.model.version},
+                "replayed_events": replayed.events,
+            }
+        elif all(item.event.type == MODEL_CHANGE for item in items):
+            return  # a rescore run's visit to a lead already under this model (rescored, or a live event was first)
         events = [self._as_trusted(item)._replace(lead=lead) for item in items]
         raw = {item.event.id: item.raw for item in items}
         aliases: list[tuple[str, int]] = []
@@ -213,6 +220,16 @@ class ScoringService:
         outcomes = []
         counts = {"scored": 0, "duplicate": 0, "late": 0}
         moves = StageMoves(lead)
+        suppress = model_change is not None and self.model.spec.model_change.alerts == "suppress"
+        if model_change is not None:
+            at = min(item.event.ts for item in items)
+            moves.before(old_state)
+            moves.after(state, model_change, MODEL_CHANGE, at)
+            if model_change.changes or model_change.alerts:
+                entry = self._scored(lead, f"model:{self.model.version}", MODEL_CHANGE, at, model_change)
+                entry.note = model_change_note
+                plan.scored.append(entry)
+            outcomes.append(model_change._replace(alerts=[]))  # its alerts follow the model's policy (below)
         for event in sorted(events, key=lambda e: (e.ts, e.id)):
             moves.before(state)
             decayed = apply_decay(self.model, state, event.ts)  # the inactivity before this event
@@ -221,7 +238,7 @@ class ScoringService:
                 plan.scored.append(self._scored(lead, f"decay-{int(event.ts)}", "decay", event.ts, decayed))
                 outcomes.append(decayed)
             moves.before(state)
-            if event.type == TICK:
+            if event.type in visits:
                 cooled = mark_cold(self.model, state, event.ts)
                 moves.after(state, cooled, "cold", event.ts)
                 if cooled.changes:
@@ -241,10 +258,16 @@ class ScoringService:
                     LoggedEvent(lead, event.id, event.type, event.ts, raw[event.id], event_to_json(event))
                 )
         latest = max(events, key=lambda e: (e.ts, e.id))
-        saved = bool(plan.scored or plan.logged or aliases)
+        saved = bool(plan.scored or plan.logged or aliases or model_change)
         if saved:
             fired = [alert for outcome in outcomes for alert in outcome.alerts]
             plan.alerts = [self._record(alert, state.profile, state.account, result) for alert in fired]
+            if model_change is not None:  # crossings the model change caused: recorded; emailed if the model says so
+                status = "suppressed" if suppress else "pending"
+                plan.alerts += [
+                    self._record(alert, state.profile, state.account, result, status) for alert in model_change.alerts
+                ]
+                fired += [] if suppress else model_change.alerts
             plan.score = main_score(self.model, state)
             plan.due_at = next_due_at(self.model, state)
             plan.day_figures = save_deltas(moves.transitions, moves.cold)
@@ -260,7 +283,9 @@ class ScoringService:
             changes = [change for outcome in outcomes for change in outcome.changes]
             for account in dict.fromkeys((previous_account, state.account)):
                 if account:
-                    self._follow_account(account, account == state.account, latest, changes, state.profile, result)
+                    self._follow_account(
+                        account, account == state.account, latest, changes, state.profile, result, suppress
+                    )
 
     @staticmethod
     def _scored(lead: str, event_id: str, event_type: str, ts: float, outcome: Outcome) -> ScoredEvent:
@@ -312,7 +337,14 @@ class ScoringService:
         since = state.cold_since if state.cold_since is not None else now
         return Alert(LEAD_COLD, state.lead, main_score(self.model, state), None, since, f"cold-{int(now)}", LEAD_COLD)
 
-    def _record(self, alert: Alert, profile: dict[str, Any], account: str | None, result: BatchResult) -> AlertRecord:
+    def _record(
+        self,
+        alert: Alert,
+        profile: dict[str, Any],
+        account: str | None,
+        result: BatchResult,
+        status: str = "pending",
+    ) -> AlertRecord:
         """The outbox record of an alert, with its recipients routed from the model."""
         compiled = self.model.alerts_by_name.get(alert.name)
         to, fallback = recipients(compiled, profile, account, self.model.account_owners) if compiled else ([], None)
@@ -331,6 +363,7 @@ class ScoringService:
             recipients=to,
             route_note=fallback,
             model_version=self.model.version,
+            status=status,
         )
 
     def _follow_account(
@@ -341,6 +374,7 @@ class ScoringService:
         changes: list[Change],
         profile: dict[str, Any],
         result: BatchResult,
+        suppress: bool = False,
     ) -> None:
         """After a member's save: the account's stage move (velocity) and, for its current
         account, its alerts. Both read the members after the save, so the last saver sees all."""
@@ -353,7 +387,7 @@ class ScoringService:
         else:  # its members keep moving it: redelivery (the lead's events are duplicates then) tries again
             raise AccountBusy(f"account {account}: its stage kept changing under this save")
         if member and self.model.account_alerts:
-            result.alerts.extend(self._account_alerts(account, view, event, profile, result))
+            result.alerts.extend(self._account_alerts(account, view, event, profile, result, suppress))
 
     def _move_account(self, account: str, view: AccountView, event: Event, changes: list[Change]) -> bool:
         """Count the account's move to its score's band (once: conditional on the stage read).
@@ -379,7 +413,13 @@ class ScoringService:
         return self.repository.move_account_stage(account, view.stage, stage, at, save_deltas([move]))
 
     def _account_alerts(
-        self, account: str, view: AccountView, event: Event, profile: dict[str, Any], result: BatchResult
+        self,
+        account: str,
+        view: AccountView,
+        event: Event,
+        profile: dict[str, Any],
+        result: BatchResult,
+        suppress: bool = False,
     ) -> list[Alert]:
         """Each account alert fires once per crossing: the flip and the alert are one conditional write."""
         disarmed = view.disarmed
@@ -399,8 +439,10 @@ class ScoringService:
             if armed_after == armed:
                 continue
             crossed = Alert(alert.kind, account, value, threshold, event.ts, event.id, alert.name)
-            record = self._record(crossed, profile, account, result) if fires else None
-            if self.repository.flip_account_alert(account, alert.name, armed_after, score, record) and fires:
+            status = "suppressed" if suppress else "pending"  # a crossing a model change made
+            record = self._record(crossed, profile, account, result, status) if fires else None
+            flipped = self.repository.flip_account_alert(account, alert.name, armed_after, score, record)
+            if flipped and fires and not suppress:
                 fired.append(crossed)  # exactly one writer wins the flip: one alert per crossing
         return fired
 

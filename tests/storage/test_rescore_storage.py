@@ -1,0 +1,122 @@
+"""A rescore run racing live traffic, on both engines: workers walk the leads while other threads
+score new events and redeliver old ones for the same leads under the new model. Every event counts
+once, every lead ends equal to scoring all its events from scratch under the new model, each lead
+records one model change, and the accounts' sums hold exactly their members."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from test_scoring_storage import accepted
+
+from leadscore.adapters.dynamodb import AccountItem, HistoryItem, LeadItem, LeadRepository, unpack_state
+from leadscore.adapters.runs import RescoreRuns
+from leadscore.core.compiler import compile_model
+from leadscore.core.loader import load_text
+from leadscore.core.simulation import simulate
+from leadscore.service.rescoring import Rescoring
+
+OLD = """
+accounts: {aggregate: sum}
+stages:
+  - {id: awareness, min: 0, max: 29}
+  - {id: consideration, min: 30, max: 59}
+  - {id: decision, min: 60}
+rules:
+  - {id: visit, when: {event: page_view}, points: 5}
+  - {id: webinar, when: {event: webinar_attend}, points: 20}
+"""
+NEW = OLD.replace("points: 5}", "points: 12}").replace("points: 20}", "points: 15}")
+NOW = 1_795_000_000.0
+
+
+class ListQueue:
+    """The run's FIFO queue as a list (the real one is SQS; the handler tests drive that)."""
+
+    def __init__(self) -> None:
+        self.items: list[dict] = []
+        self.lock = threading.Lock()
+
+    def send(self, items) -> None:
+        with self.lock:
+            self.items.extend(json.loads(json.dumps(item)) for item in items)
+
+    def take(self) -> dict | None:
+        with self.lock:
+            return self.items.pop(0) if self.items else None
+
+
+def events_of(n: int, start: int, count: int) -> list:
+    lead = f"buyer{n}@company{n % 3}.example"
+    return [
+        accepted(
+            f"{n}-{k}",
+            email=lead,
+            type_="webinar_attend" if k % 3 == 2 else "page_view",
+            at=f"2026-11-{10 + k % 9:02d}T{8 + n % 10:02d}:00:00Z",
+        )
+        for k in range(start, start + count)
+    ]
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_a_rescore_racing_live_events_and_redeliveries_counts_every_event_once(engine, workers):
+    old = engine.service(OLD)
+    leads = range(24)
+    for n in leads:
+        old.score(events_of(n, 0, 4))
+    new_model = compile_model(load_text(NEW))
+    queue = ListQueue()
+
+    def rescoring() -> Rescoring:
+        service = engine.service(NEW, max_attempts=50)
+        return Rescoring(
+            LeadRepository(engine.settings), RescoreRuns(engine.settings), queue, service, lambda: NOW, 4, 5
+        )
+
+    assert rescoring().start() is not None
+
+    def worker() -> int:
+        runner, pages = rescoring(), 0
+        while (item := queue.take()) is not None:
+            runner.work(item)
+            pages += 1
+        return pages
+
+    def live(n: int) -> None:
+        service = engine.service(NEW, max_attempts=50)
+        for batch in (events_of(n, 4, 2), events_of(n, 0, 3), events_of(n, 6, 1)):  # new, redelivered, new
+            result = service.score(batch)
+            assert not result.failures, result.failures
+
+    with ThreadPoolExecutor(max_workers=workers + 6) as pool:
+        walks = [pool.submit(worker) for _ in range(workers)]
+        traffic = list(pool.map(live, leads[::2]))
+        assert sum(walk.result() for walk in walks) >= 4 and len(traffic) == 12
+    while (item := queue.take()) is not None:  # pages the racing workers left queued
+        rescoring().work(item)
+
+    everything = [event.event for n in leads for event in events_of(n, 0, 7 if n % 2 == 0 else 4)]
+    expected = simulate(new_model, everything, NOW)
+    stored = {item.lead: item for item in LeadItem.scan(consistent_read=True) if item.state}
+    assert set(stored) == set(expected.leads)
+    for lead, item in stored.items():
+        state = unpack_state(item.state)
+        assert state["rule_points"] == pytest.approx(expected.leads[lead].rule_points), lead
+        assert state["rule_fires"] == expected.leads[lead].rule_fires, lead  # every event once
+        assert item.model_version == new_model.version
+        changes = [
+            entry
+            for history in HistoryItem.query(lead, consistent_read=True)
+            for entry in json.loads(history.events)
+            if entry["event_type"] == "model_change"
+        ]
+        assert len(changes) == 1, lead  # replayed once, by whoever got there first
+    for account, result in expected.accounts.items():
+        summary = AccountItem.get(account, "#summary", consistent_read=True)
+        assert float(summary.total) == pytest.approx(sum(result.members.values())), account
+        assert int(summary.members) == len(result.members), account
+    assert rescoring().progress()["segments_done"] == 4
