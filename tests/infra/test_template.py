@@ -420,3 +420,19 @@ def test_the_segment_api_reads_its_write_keys_from_parameters_only_it_sees():
     cors = resources["HttpApi"]["Properties"]["CorsConfiguration"]
     assert {"authorization", "content-encoding"} <= set(cors["AllowHeaders"])
     assert cors["AllowOrigins"] == {"Ref": "AllowedOrigins"}  # the browser key's origin allow-list too
+
+
+def test_every_function_built_by_the_makefile_has_a_target_in_it():
+    import re
+
+    makefile = (ROOT / "functions" / "Makefile").read_text()
+    listed = re.search(r"^FUNCTIONS := ((?:.*\\\n)*.*)$", makefile, re.MULTILINE)
+    assert listed is not None
+    targets = set(listed.group(1).replace("\\\n", " ").split())
+    resources = read_template()["Resources"]
+    built = {
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function" and r.get("Metadata", {}).get("BuildMethod") == "makefile"
+    }
+    assert built and built == targets  # `sam build` fails on a function without its build-<Name> target
