@@ -456,7 +456,7 @@ class ScoringService:
         description["last_activity"] = format_timestamp(state.last_activity) if state.last_activity else None
         description["cold_since"] = format_timestamp(state.cold_since) if state.cold_since else None
         description["version"] = stored.version
-        description["model_version"] = self.model.version
+        description["model_version"] = stored.model_version or self.model.version  # what its scores were built under
         description["stage_history"] = [
             {"stage": stage, "since": format_timestamp(since), "why": why} for stage, since, why in state.stage_history
         ]
