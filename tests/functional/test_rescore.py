@@ -136,10 +136,18 @@ def test_a_deployed_model_change_rescores_every_lead_as_if_scored_from_scratch(d
     api = deploy
     events = generated()
     score_directly(api, events)
+    api.stack.run_daily(_schedule(), NOW - 86_400)  # decay and cold marking as of yesterday
+    assert api.drain()["failed"] == 0
+    cold_before = {lead for lead, state in stored().items() if state.get("cold_since") is not None}
+    assert cold_before, "the dataset has leads that are cold before the change"
+    alerts_before = {item.alert_id for item in AlertItem.scan()}
     api.deploy(NEW)
     run = api.stack.run_rescore(api.rescore.handler)
     assert run["started"] and run["failed"] == 0
     assert_equal_to_scoring_from_scratch(NEW, events, NOW)
+    # a lead cold already is not published as turning cold again
+    again = [a for a in AlertItem.scan() if a.alert_id not in alerts_before and a.kind == "lead_cold"]
+    assert not [a.subject for a in again if a.subject in cold_before]
     assert {item.model_version for item in LeadItem.scan() if item.state} == {model_version(NEW)}
     # the history says "model change", with both versions, for each lead whose scores moved
     changed = [
@@ -152,6 +160,11 @@ def test_a_deployed_model_change_rescores_every_lead_as_if_scored_from_scratch(d
         entry["model_versions"] == {"from": model_version(OLD), "to": model_version(NEW)} for entry in changed
     )
     assert all(change["rule"] == "model change" for entry in changed for change in entry["changes"])
+    # measured on the lead as it stands at the visit (decay caught up): no decay moves it again then
+    for item in HistoryItem.scan():
+        entries = json.loads(item.events)
+        times = {e["at"] for e in entries if e["event_type"] == "model_change"}
+        assert not [e for e in entries if e["event_type"] == "decay" and e["at"] in times], item.lead
     # the run is complete, and checking again starts nothing
     from leadscore.local.stack import LambdaContext
 
@@ -241,6 +254,13 @@ def test_the_notify_policy_emails_the_crossings_a_change_causes(deploy):
     assert caused and {item.status for item in caused} == {"pending"}
     api.stack.deliver_alerts(_notifier())
     assert _sent() == sent_before + len([item for item in caused if item.recipients])
+
+
+def _schedule():
+    from leadscore.handlers import schedule
+
+    schedule.walker.cache_clear()
+    return schedule.handler
 
 
 def _notifier():

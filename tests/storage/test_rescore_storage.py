@@ -120,3 +120,39 @@ def test_a_rescore_racing_live_events_and_redeliveries_counts_every_event_once(e
         assert float(summary.total) == pytest.approx(sum(result.members.values())), account
         assert int(summary.members) == len(result.members), account
     assert rescoring().progress()["segments_done"] == 4
+
+
+def test_a_work_item_taken_before_its_run_is_claimed_comes_back_instead_of_being_dropped(engine, monkeypatch):
+    from leadscore.service import rescoring as module
+
+    old = engine.service(OLD)
+    for n in range(10):
+        old.score(events_of(n, 0, 2))
+    queue = ListQueue()
+
+    def rescoring() -> Rescoring:
+        return Rescoring(
+            LeadRepository(engine.settings), RescoreRuns(engine.settings), queue, engine.service(NEW), lambda: NOW, 2, 5
+        )
+
+    # Given a start that dies after queueing its work, before it claims the marker
+    claim = module.RescoreRuns.claim
+    monkeypatch.setattr(module.RescoreRuns, "claim", lambda self, *a: (_ for _ in ()).throw(RuntimeError("died")))
+    with pytest.raises(RuntimeError):
+        rescoring().start()
+    # When a worker takes a work item first, it is refused (SQS brings it back), not dropped as superseded
+    early = queue.take()
+    with pytest.raises(module.RunNotStarted):
+        rescoring().work(early)
+    queue.send([early])
+    # Then the next check starts the same run, and its work completes it
+    monkeypatch.setattr(module.RescoreRuns, "claim", claim)
+    run = rescoring().start()
+    assert run is not None and run.startswith("00001-")
+    while (item := queue.take()) is not None:
+        rescoring().work(item)  # the start's items again: one walk, the rest stale
+    progress = rescoring().progress()
+    assert progress["segments_done"] == 2 and progress["leads_scanned"] == 10
+    assert {item.model_version for item in LeadItem.scan(consistent_read=True) if item.state} == {
+        compile_model(load_text(NEW)).version
+    }

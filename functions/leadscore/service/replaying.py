@@ -46,15 +46,19 @@ def _parsed(payloads: list[dict[str, Any]], lead: str | None = None) -> list[Eve
     return events
 
 
-def replay_lead(repository: LeadRepository, model: CompiledModel, lead: str) -> Replayed:
-    """The lead as if every one of its logged events had been scored under `model` from the start."""
+def replay_lead(repository: LeadRepository, model: CompiledModel, lead: str, at: float) -> Replayed:
+    """The lead as if every one of its logged events had been scored under `model` from the start,
+    with decay and cold marking caught up to `at` (the visit's time, or the first new event's), so
+    what the change moved is measured on the lead as it stands then, not as it stood at its last
+    event (a quiet lead's decay would otherwise look like a second move at the same instant)."""
     events = _parsed(repository.logged_events(lead))
     for anonymous in dict.fromkeys(_linked(events)):
         alias = repository.load(anonymous)
         if alias is None or alias.merged_into != lead:
             continue  # the visitor was refused to this lead (it belonged to another): its browsing never moved it
         events.extend(_parsed(repository.logged_events(anonymous, newest=MAX_REPLAYED), anonymous))
-    run = Simulation(model, skip_unknown_types=True).run(events)
+    newest = max((event.ts for event in events), default=at)
+    run = Simulation(model, skip_unknown_types=True).run(events, max(at, newest))
     state = run.leads.get(lead)
     if state is None:  # nothing left to replay (its events are past the log's retention)
         state = new_lead(model, lead)

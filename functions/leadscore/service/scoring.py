@@ -185,7 +185,7 @@ class ScoringService:
         if stored is not None and stored.state is not None and stored.model_version not in (None, self.model.version):
             # built under another model: replayed from the event log first, so no lead mixes two models
             at = min(item.event.ts for item in items)
-            replayed = replay_lead(self.repository, self.model, lead)
+            replayed = replay_lead(self.repository, self.model, lead, at)
             state = replayed.state
             model_change = model_change_outcome(
                 self.model, old_state, stored.score or 0.0, state, str(stored.model_version), at
@@ -230,6 +230,8 @@ class ScoringService:
                 entry.note = model_change_note
                 plan.scored.append(entry)
             outcomes.append(model_change._replace(alerts=[]))  # its alerts follow the model's policy (below)
+            if state.cold_since is not None and old_state.cold_since is None:  # quiet long enough by now:
+                outcomes.append(model_change._replace(changes=[], alerts=[self._cold_alert(state, at)]))  # as a tick would
         for event in sorted(events, key=lambda e: (e.ts, e.id)):
             moves.before(state)
             decayed = apply_decay(self.model, state, event.ts)  # the inactivity before this event
