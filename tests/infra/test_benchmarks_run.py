@@ -57,3 +57,18 @@ def test_daily_decay_benchmark_runs_and_decays_each_due_lead_with_one_read_and_o
     assert result.returncode == 0, result.stderr[-2000:]
     assert "20 ticks scored, 0 failed" in result.stdout
     assert "per decayed lead: 1.00 reads (GetItem), 1.00 conditional writes" in result.stdout
+
+
+def test_rescore_benchmark_runs_and_every_sampled_lead_equals_scoring_from_scratch():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/rescore.py", "--leads", "60", "--segments", "4"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+    assert "seeding faithful: 60/60 leads" in result.stdout
+    assert "exact: 60/60 sampled leads equal scoring from scratch under the new model" in result.stdout
+    assert "DynamoDB calls per rescored lead: GetItem" in result.stdout
+    assert "TransactWriteItems" in result.stdout.split("DynamoDB calls per rescored lead:")[1].splitlines()[0]
