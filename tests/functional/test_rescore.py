@@ -86,7 +86,8 @@ def deploy(api, tmp_path, monkeypatch):
     api.deploy = to
     api.rescore = rescore
     to(OLD)
-    return api
+    yield api
+    rescore.rescoring.cache_clear()  # its clients and queue belong to this test's stack
 
 
 def score_directly(api, events: list[dict]) -> None:

@@ -838,7 +838,7 @@ def reset_handlers() -> None:
     from aws_lambda_powertools.utilities import parameters
     from aws_lambda_powertools.utilities.parameters import base
 
-    from ..handlers import consumer, leads, notifier, runtime, schedule
+    from ..handlers import consumer, forget, leads, notifier, rescore, runtime, schedule
 
     runtime.reset()
     parameters.clear_caches()
@@ -848,6 +848,8 @@ def reset_handlers() -> None:
     notifier.notifier.cache_clear()
     schedule.walker.cache_clear()
     schedule.reporting.cache_clear()
+    rescore.rescoring.cache_clear()
+    forget.forgetting.cache_clear()
 
 
 # --- command line --------------------------------------------------------------------------
