@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,7 +18,7 @@ from leadscore.adapters.runs import RescoreRuns
 from leadscore.core.compiler import compile_model
 from leadscore.core.loader import load_text
 from leadscore.core.simulation import simulate
-from leadscore.service.rescoring import Rescoring
+from leadscore.service.rescoring import PageNotReady, Rescoring
 
 OLD = """
 accounts: {aggregate: sum}
@@ -80,9 +81,15 @@ def test_a_rescore_racing_live_events_and_redeliveries_counts_every_event_once(e
     assert rescoring().start() is not None
 
     def worker() -> int:
+        """A worker as SQS would drive it, minus the FIFO group order: any item, in any order."""
         runner, pages = rescoring(), 0
         while (item := queue.take()) is not None:
-            runner.work(item)
+            try:
+                runner.work(item)
+            except PageNotReady:  # its page is still being worked: SQS brings it back later
+                queue.send([item])
+                time.sleep(0.01)
+                continue
             pages += 1
         return pages
 
@@ -153,6 +160,46 @@ def test_a_work_item_taken_before_its_run_is_claimed_comes_back_instead_of_being
         rescoring().work(item)  # the start's items again: one walk, the rest stale
     progress = rescoring().progress()
     assert progress["segments_done"] == 2 and progress["leads_scanned"] == 10
+    assert {item.model_version for item in LeadItem.scan(consistent_read=True) if item.state} == {
+        compile_model(load_text(NEW)).version
+    }
+
+
+def test_a_next_page_taken_before_its_cursor_moved_comes_back_instead_of_ending_the_walk(engine, monkeypatch):
+    """A slow page outliving its visibility timeout lets SQS hand out the page it queued while it
+    still works: that page must be refused and retried, or the segment's walk stops for good."""
+    from leadscore.service import rescoring as module
+
+    old = engine.service(OLD)
+    for n in range(12):
+        old.score(events_of(n, 0, 2))
+    queue = ListQueue()
+
+    def rescoring() -> Rescoring:
+        return Rescoring(
+            LeadRepository(engine.settings), RescoreRuns(engine.settings), queue, engine.service(NEW), lambda: NOW, 1, 3
+        )
+
+    assert rescoring().start() is not None
+    refused = []
+    advance = module.RescoreRuns.advance
+
+    def early_delivery(self, run, segment, expected, data, done):
+        if not refused and queue.items:  # the next page is queued, this page has not moved the cursor
+            early = queue.items[-1]
+            with pytest.raises(PageNotReady):
+                rescoring().work(early)
+            refused.append(early)
+        return advance(self, run, segment, expected, data, done)
+
+    monkeypatch.setattr(module.RescoreRuns, "advance", early_delivery)
+    worked = []
+    while (item := queue.take()) is not None:
+        worked.append(rescoring().work(item).status)
+    # 12 leads in pages of 3: 4 pages, none lost (DynamoDB may end on an empty fifth page)
+    assert refused and set(worked) == {"worked"} and len(worked) in (4, 5)
+    progress = rescoring().progress()
+    assert progress["segments_done"] == 1 and progress["leads_scanned"] == 12
     assert {item.model_version for item in LeadItem.scan(consistent_read=True) if item.state} == {
         compile_model(load_text(NEW)).version
     }

@@ -10,10 +10,12 @@ queues the segment's next page and only then moves the segment's cursor on (comp
 
 Why that is exact: a lead is only ever rewritten by the scoring path, conditional on its
 version, and skipped once it is under the new model, so a page worked twice (a crash, a
-redelivery) changes nothing the second time; a message whose cursor is no longer the segment's
-is stale and dropped, and the next page's message exists before the cursor names it, so a crash
-at any point neither loses a page nor starts a second walk. A live event that reaches a lead
-before the run does replays it the same way, so the run then skips it.
+redelivery) changes nothing the second time. Each message numbers its page: one behind the
+segment's count of pages done is stale and dropped; one ahead (queued by a page that has not
+moved the cursor yet) is refused and comes back. The next page's message exists before the
+cursor names it, so a crash at any point neither loses a page nor starts a second walk, whatever
+order the queue delivers in. A live event that reaches a lead before the run does replays it the
+same way, so the run then skips it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ class RunNotStarted(RuntimeError):
 
 def _sequence(run: str) -> int:
     return int(run.split("-", 1)[0])
+
+
+class PageNotReady(RuntimeError):
+    """A segment's next page, taken before the page that queued it moved the cursor: retried later.
+
+    SQS FIFO delivers a segment's pages one at a time, but not if a slow page outlives its
+    visibility timeout (its redelivery and the next page then run at once); dropping it would stop
+    the segment's walk for good."""
 
 
 class RescoreFailed(RuntimeError):
@@ -89,7 +99,7 @@ class Rescoring:
         run = f"{sequence:05d}-{self.version}"
         for segment in range(self.segments):
             self.runs.create_segment(run, segment)
-        self.queue.send([self._work(run, segment, None) for segment in range(self.segments)])
+        self.queue.send([self._work(run, segment, None, 0) for segment in range(self.segments)])
         claimed = self.runs.claim(
             current,
             {
@@ -103,8 +113,8 @@ class Rescoring:
         )
         return run if claimed else None
 
-    def _work(self, run: str, segment: int, cursor: dict[str, Any] | None) -> dict[str, Any]:
-        return {"run": run, "segment": segment, "segments": self.segments, "cursor": cursor}
+    def _work(self, run: str, segment: int, cursor: dict[str, Any] | None, page: int) -> dict[str, Any]:
+        return {"run": run, "segment": segment, "segments": self.segments, "cursor": cursor, "page": page}
 
     def work(self, item: dict[str, Any]) -> PageResult:
         """One page of one segment (see the module's docstring)."""
@@ -117,7 +127,12 @@ class Rescoring:
             # before): not ours to drop; SQS brings the item back once the next check has claimed it
             raise RunNotStarted(f"run {run} is not the current one yet")
         position = self.runs.segment(run, segment)
-        if position is None or position.status == "done" or position.data.get("cursor") != item.get("cursor"):
+        if position is None or position.status == "done":
+            return PageResult("stale")
+        page, done = int(item.get("page", 0)), int(position.data.get("pages", 0))
+        if page > done:
+            raise PageNotReady(f"run {run} segment {segment}: page {page} queued, the cursor is still at page {done}")
+        if page < done or position.data.get("cursor") != item.get("cursor"):
             return PageResult("stale")
         leads, next_cursor = self.repository.scan_leads(segment, segments, item.get("cursor"), self.page)
         now = self.clock()
@@ -130,10 +145,10 @@ class Rescoring:
         if result is not None and result.failures:
             raise RescoreFailed(f"{len(result.failures)} lead(s) not saved, e.g. {result.failures[0][1]}")
         if next_cursor is not None:
-            self.queue.send([{**item, "cursor": next_cursor}])  # before the cursor moves: never lost
+            self.queue.send([{**item, "cursor": next_cursor, "page": page + 1}])  # before the cursor moves: never lost
         data = {
             "cursor": next_cursor,
-            "pages": int(position.data.get("pages", 0)) + 1,
+            "pages": done + 1,
             "leads": int(position.data.get("leads", 0)) + len(leads),
             "rescored": int(position.data.get("rescored", 0)) + len(visits),
         }
