@@ -13,6 +13,7 @@ import boto3
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from leadscore.adapters.dynamodb import packed_json
 from leadscore.local.stack import REGION
 
 SERIAL = itertools.count()
@@ -112,7 +113,7 @@ def logged_ids(api) -> set[str]:
     ids: set[str] = set()
     for page in client.get_paginator("scan").paginate(TableName=table):
         for item in page["Items"]:
-            ids.update(entry["id"] for entry in json.loads(item["events"]["S"]))
+            ids.update(entry["id"] for entry in json.loads(packed_json(item["events"])))
     return ids
 
 

@@ -72,3 +72,14 @@ def test_rescore_benchmark_runs_and_every_sampled_lead_equals_scoring_from_scrat
     assert "exact: 60/60 sampled leads equal scoring from scratch under the new model" in result.stdout
     assert "DynamoDB calls per rescored lead: GetItem" in result.stdout
     assert "TransactWriteItems" in result.stdout.split("DynamoDB calls per rescored lead:")[1].splitlines()[0]
+
+
+def test_write_units_benchmark_runs_and_prints_both_targets_with_the_units_by_table():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/write_units.py", "--leads", "20"], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+    assert "calls {'GetItem': 40, 'TransactWriteItems': 20, 'Query': 40}" in result.stdout  # spread: 4 calls a save
+    assert "write units per event by table: EventLogTable" in result.stdout
+    assert "target spread <= 4 write units per event:" in result.stdout
+    assert "target grouped <= 1.5 write units per event:" in result.stdout

@@ -1,0 +1,135 @@
+"""What one save costs DynamoDB, on both engines, priced by DynamoDB's rules (write units from the
+sizes of the items a request writes, 1 KB each, doubled inside a transaction; read units from
+what comes back, 4 KB each): the calls of a save, and its write units per event for the common
+case (one event of a lived-in lead per batch) and for ten events of one lead in a batch.
+`benchmarks/write_units.py` prints the same figures over hundreds of leads."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from leadscore.adapters.dynamodb import AccountItem, EventLogItem, HistoryItem, LeadItem, packed_json
+from leadscore.core.events import parse_event
+from leadscore.service.scoring import AcceptedEvent
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from write_units import Meter  # noqa: E402 - the benchmark's pricing, so test and figures agree
+
+START = 1_796_000_000.0
+KINDS = [
+    ("page_view", {"url": "https://fjordline.example/blog/data-mesh"}),
+    ("email_click", {"email_kind": "newsletter", "url": "https://fjordline.example/x"}),
+    ("download", {"asset": "whitepaper-data-governance"}),
+    ("video_play", {"video": "security-suite", "percent": 40}),
+]
+
+
+def event(n: int, lead: str, profile: dict | None = None) -> AcceptedEvent:
+    kind, properties = ("identify", {}) if profile else KINDS[n % len(KINDS)]
+    raw = {"id": f"e{n}", "type": kind, "email": lead, "timestamp": START + n, "properties": properties}
+    if profile:
+        raw["profile"] = profile
+    return AcceptedEvent(parse_event(raw), raw, f"m{n}")
+
+
+@pytest.fixture
+def metered(engine):
+    """The shipped model's service, with every DynamoDB request it makes priced and counted."""
+    service = engine.service()
+    meter = Meter()
+    clients = {id(service.repository._connection.client): service.repository._connection.client}
+    for model in (LeadItem, AccountItem):
+        client = model._get_connection().connection.client
+        clients[id(client)] = client
+    for client in clients.values():
+        client.meta.events.register("before-parameter-build.dynamodb", meter.before)
+        client.meta.events.register("after-call.dynamodb", meter.after)
+    yield service, meter
+    for client in clients.values():
+        client.meta.events.unregister("before-parameter-build.dynamodb", meter.before)
+        client.meta.events.unregister("after-call.dynamodb", meter.after)
+
+
+def lived_in(service, lead: str, first: int) -> int:
+    """A lead with a profile and 20 events of history, as most leads that matter are; the next id."""
+    profile = {"job_title": "Head of Data", "employees": 2500, "country": "NO"}
+    service.score([event(first, lead, profile), *(event(first + 1 + k, lead) for k in range(10))])
+    service.score([event(first + 11 + k, lead) for k in range(10)])
+    return first + 21
+
+
+def reset(meter: Meter) -> None:
+    meter.priced, meter.reported, meter.calls = Counter(), Counter(), Counter()
+
+
+def test_one_event_of_a_lived_in_lead_costs_four_calls_and_six_write_units(metered):
+    service, meter = metered
+    units = []
+    n = 0
+    for i in range(5):
+        lead = f"buyer{i}@co{i}.example"
+        n = lived_in(service, lead, n)
+        reset(meter)
+        result = service.score([event(n, lead)])
+        n += 1
+        assert not result.failures
+        # one read of the lead, one of its account summary, the account's best members and its
+        # engaged buyers (bounded queries), and one transaction: nothing else
+        assert dict(meter.calls) == {"GetItem": 2, "Query": 2, "TransactWriteItems": 1}, meter.calls
+        units.append(meter.priced["write"])
+    # lead + history + event log, each under 1 KB, in a transaction (billed twice); a member
+    # whose score did not move writes nothing to its account
+    assert max(units) <= 6, units
+    history = list(HistoryItem.query("buyer0@co0.example", consistent_read=True))
+    logged = list(EventLogItem.query("buyer0@co0.example", consistent_read=True))
+    assert json.loads(history[-1].events)[0]["event_id"] == "e21"
+    assert json.loads(logged[-1].events)[0]["payload"]["properties"] == dict(KINDS[21 % 4][1])
+
+
+def test_ten_events_of_one_lead_in_a_batch_cost_at_most_one_and_a_half_write_units_each(metered):
+    service, meter = metered
+    n, per_event = 0, []
+    for i in range(5):
+        lead = f"buyer{i}@co{i}.example"
+        n = lived_in(service, lead, n)
+        reset(meter)
+        result = service.score([event(n + k, lead) for k in range(10)])
+        n += 10
+        assert not result.failures
+        assert meter.calls["TransactWriteItems"] == 1
+        per_event.append(meter.priced["write"] / 10)
+    assert max(per_event) <= 1.5, per_event
+
+
+def test_history_and_event_log_bodies_are_stored_compressed_and_text_written_before_still_reads(engine):
+    service = engine.service()
+    service.score([event(k, "ann@acme.example") for k in range(10)])
+    client = service.repository._connection.client
+    raw = client.query(
+        TableName=EventLogItem.Meta.table_name,
+        KeyConditionExpression="#lead = :lead",
+        ExpressionAttributeNames={"#lead": "lead"},
+        ExpressionAttributeValues={":lead": {"S": "ann@acme.example"}},
+        ConsistentRead=True,
+    )["Items"][0]
+    text = packed_json(raw["events"])
+    assert "B" in raw["events"] and len(raw["events"]["B"]) * 3 < len(text.encode())  # at least 3x smaller
+    # an item written as plain JSON text (before compression) is read the same way
+    client.put_item(
+        TableName=HistoryItem.Meta.table_name,
+        Item={
+            "lead": {"S": "old@acme.example"},
+            "sk": {"S": "2026-01-01T00:00:00Z#0000000001"},
+            "version": {"N": "1"},
+            "events": {"S": json.dumps([{"event_id": "x", "changes": []}])},
+            "model_version": {"S": "m"},
+            "recorded_at": {"N": "0"},
+        },
+    )
+    (old,) = HistoryItem.query("old@acme.example", consistent_read=True)
+    assert json.loads(old.events) == [{"event_id": "x", "changes": []}]
