@@ -18,8 +18,10 @@ import dataclasses
 import gc
 import json
 import random
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 
+from leadscore.core.built import load_deployed, write_built  # noqa: E402
 from leadscore.core.compiler import CompiledModel, build_scan_matcher, compile_model  # noqa: E402
 from leadscore.core.engine import apply_event, new_lead  # noqa: E402
-from leadscore.core.loader import load_text  # noqa: E402
+from leadscore.core.loader import load_model, load_text  # noqa: E402
 from leadscore.core.state import Event  # noqa: E402
 
 START = 1_788_220_800.0  # 2026-09-01T00:00:00Z
@@ -121,8 +124,13 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
 
     rows = []
+    folder = Path(tempfile.mkdtemp(prefix="model-scaling-"))
     for size in sizes:
         text = model_yaml(size)
+        layer = folder / f"layer-{size}"  # as sam build leaves the rules layer: the YAML and the validated model
+        layer.mkdir()
+        (layer / "model.yaml").write_text(text)
+        write_built(load_model(layer), layer)
         loaded = load_text(text, f"scaling-{size}.yaml")
         model = compile_model(loaded)
         events = events_for(size, args.events)
@@ -137,8 +145,10 @@ def main() -> int:
                 "validate_compile_yaml_ms": median_ms(
                     lambda t=text: compile_model(load_text(t)), max(1, min(args.repeat, 3))
                 ),
+                "built_load_ms": median_ms(lambda f=layer: load_deployed(f), args.repeat),
             }
         )
+    shutil.rmtree(folder, ignore_errors=True)
     base = rows[0]
     for row in rows:
         row["indexed_ratio"] = row["indexed_us"] / base["indexed_us"]
@@ -151,8 +161,8 @@ def main() -> int:
     if 1000 in by_size:
         compile_ms = by_size[1000]["compile_ms"]
         verdicts.append(("1,000 validated rules compile in < 50 ms", compile_ms, compile_ms < 50))
-        loading = by_size[1000]["validate_compile_yaml_ms"]
-        verdicts.append(("a cold start loads 1,000 rules (YAML, validation, compile) in < 50 ms", loading, loading < 50))
+        loading = by_size[1000]["built_load_ms"]
+        verdicts.append(("a cold start loads 1,000 rules (the build's validated model, compiled) in < 50 ms", loading, loading < 50))
 
     if args.json:
         print(json.dumps({"python": sys.version.split()[0], "rows": rows, "targets": verdicts}, indent=2))
@@ -169,9 +179,11 @@ def main() -> int:
         )
     print()
     print("Compile time (ms, median)")
-    print(f"{'rules':>7}{'compile':>15}{'YAML: validate + compile':>26}")
+    print(f"{'rules':>7}{'compile':>15}{'cold start: built model':>25}{'YAML: validate + compile':>26}")
     for row in rows:
-        print(f"{row['rules']:>7,}{row['compile_ms']:>15.1f}{row['validate_compile_yaml_ms']:>26.1f}")
+        print(
+            f"{row['rules']:>7,}{row['compile_ms']:>15.1f}{row['built_load_ms']:>25.1f}{row['validate_compile_yaml_ms']:>26.1f}"
+        )
     print()
     for label, value, ok in verdicts:
         print(f"target {label}: {value:.2f} -> {'met' if ok else 'NOT met'}")

@@ -85,8 +85,7 @@ WRITE_PRICE = 1.25  # $ per million write request units (on-demand)
 READ_PRICE = 0.25  # $ per million read request units
 LAMBDA_GB_SECOND = 0.0000166667  # $ per GB-s (x86)
 LAMBDA_REQUEST = 0.20  # $ per million requests
-LAMBDA_GB = 0.5  # the function's 512 MB
-LAMBDA_CPU_SHARE = 512 / 1769  # a 512 MB Lambda gets this share of one vCPU (1,769 MB = one vCPU)
+ONE_VCPU_MB = 1769  # Lambda gives one full vCPU at 1,769 MB, a share below it
 SQS_FIFO_REQUEST = 0.50  # $ per million FIFO requests
 CAPACITY_OPERATIONS = {
     "GetItem",
@@ -834,7 +833,11 @@ def main() -> int:
             f"{meter.reported['read'] / per:.2f} read, {meter.reported['write'] / per:.2f} write"
         )
 
-        # cost and extrapolation to 1,000,000 leads
+        # cost and extrapolation to 1,000,000 leads, at the memory the template gives RescoreFunction
+        from leadscore.local.stack import read_template
+
+        memory_mb = int(read_template()["Resources"]["RescoreFunction"]["Properties"]["MemorySize"])
+        LAMBDA_GB, LAMBDA_CPU_SHARE = memory_mb / 1024, min(1.0, memory_mb / ONE_VCPU_MB)  # noqa: N806
         million = 1_000_000
         pages = math.ceil(million / args.page)
         dynamo_cost = (write + index) * WRITE_PRICE + read * READ_PRICE
@@ -852,11 +855,11 @@ def main() -> int:
         say(
             f"  cost per 1,000,000 leads on demand: DynamoDB ${(write + index) * WRITE_PRICE:.2f} writes "
             f"(${write * WRITE_PRICE:.2f} tables + ${index * WRITE_PRICE:.2f} indexes) + ${read * READ_PRICE:.2f} reads; "
-            f"Lambda ${lambda_cpu_cost:.2f} (512 MB, duration = the CPU measured here per lead, {pages + 1:,} requests); "
+            f"Lambda ${lambda_cpu_cost:.2f} ({memory_mb:,} MB, duration = the CPU measured here per lead, {pages + 1:,} requests); "
             f"SQS FIFO ${sqs_cost:.3f}; total ${dynamo_cost + lambda_cpu_cost + sqs_cost:.2f}"
         )
         say(
-            f"    Lambda if each lead also waits {max(latencies):.0f} ms per DynamoDB call and a 512 MB function's CPU share "
+            f"    Lambda if each lead also waits {max(latencies):.0f} ms per DynamoDB call and a {memory_mb:,} MB function's CPU share "
             f"({LAMBDA_CPU_SHARE:.2f} vCPU) stretches the CPU time: ${lambda_wait_cost:.2f}; total "
             f"${dynamo_cost + lambda_wait_cost + sqs_cost:.2f}"
         )

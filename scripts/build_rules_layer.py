@@ -3,7 +3,8 @@
 `sam build` runs this (functions/Makefile, target build-RulesLayer) with the project's Python:
     python scripts/build_rules_layer.py RULES_DIR LAYER_PYTHON_DIR
 The model is validated with the full loader (YAML, every check, warnings as in `validate`);
-the build fails on any model error, as `leadscore validate` does.
+the build fails on any model error, as `leadscore validate` does. The validated model is stored
+beside the YAML (`model.pickle`, core/built.py), so cold starts neither parse nor validate it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
+from leadscore.core.built import read_built, write_built  # noqa: E402
 from leadscore.core.compiler import compile_model  # noqa: E402
 from leadscore.core.loader import ModelError, load_model  # noqa: E402
 from leadscore.core.source import MODEL_SUFFIXES  # noqa: E402
@@ -36,7 +38,12 @@ def main() -> int:
         if file.is_file() and (file.suffix.lower() in MODEL_SUFFIXES or file.name.endswith(".schema.json")):
             shutil.copy2(file, target / file.name)
     model = compile_model(loaded)
-    print(f"rules layer: model {loaded.version}, {len(model.rules)} rules")
+    write_built(loaded, target)
+    built, why = read_built(target)
+    if built is None or compile_model(built[0]).version != model.version:
+        print(f"the built model does not read back: {why or 'another version'}", file=sys.stderr)
+        return 1
+    print(f"rules layer: model {loaded.version}, {len(model.rules)} rules (validated model stored for cold starts)")
     return 0
 
 

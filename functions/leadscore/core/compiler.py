@@ -24,7 +24,7 @@ from .state import MAX_ONCE_VALUES, Skip
 from .units import DAY, duration_seconds, format_number, percent_fraction
 
 if TYPE_CHECKING:
-    from .loader import LoadedModel
+    from .built import LoadedModel
 
 MAIN_SCORE = "main"  # validation.MAIN_SCORE: the score rules give to unless they name others
 

@@ -13,18 +13,17 @@ import hashlib
 import json
 import types
 import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from .built import LoadedModel
 from .source import (
     MODEL_SUFFIXES,
     Loc,
     Position,
     Problem,
-    Reading,
     SourceDocument,
     YamlSyntaxError,
     looks_like_model,
@@ -45,17 +44,6 @@ class ModelError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True)
-class LoadedModel:
-    spec: ModelSpec
-    version: str  # content hash: recorded with every score change
-    sources: tuple[str, ...]
-    # "file:line:column: warning: ..." for what loads but cannot work as meant; fatal with --strict
-    warnings: tuple[str, ...] = ()
-    # plain values YAML 1.1 tools read differently (NO, yes, 010): shown by `explain`, not wrong
-    readings: tuple[Reading, ...] = ()
 
 
 def suggest(word: str, candidates: typing.Iterable[str]) -> str:

@@ -49,7 +49,7 @@ BUILTIN_EVENT_TYPES = (
 
 class Strict(BaseModel):
     # allow_inf_nan: 'inf' or 'nan' written as a number would reach the engine and poison every sum
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, defer_build=True)
 
 
 class Operators(Strict):

@@ -8,8 +8,8 @@ from aws_lambda_powertools.utilities import parameters
 
 from ..adapters.queue import ScoringQueue
 from ..adapters.ratelimit import RateLimiter
-from ..core.compiler import CompiledModel, compile_model
-from ..core.loader import load_model
+from ..core.built import load_deployed
+from ..core.compiler import CompiledModel
 from ..core.spec import BUILTIN_EVENT_TYPES, NpsSpec
 from ..settings import Settings
 
@@ -21,8 +21,8 @@ def settings() -> Settings:
 
 @cache
 def model() -> CompiledModel:
-    """The model in the artifact (MODEL_PATH), validated and compiled once; its hash goes in history."""
-    return compile_model(load_model(settings().model_path))
+    """The model in the rules layer (MODEL_PATH), as the build validated it, compiled once; its hash goes in history."""
+    return load_deployed(settings().model_path)
 
 
 @cache

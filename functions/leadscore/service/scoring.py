@@ -26,7 +26,8 @@ from ..adapters.dynamodb import (
 )
 from ..core.accounts import aggregate_summary, best_needed
 from ..core.alerts import ACCOUNT_KINDS, LEAD_COLD, recipients
-from ..core.compiler import CompiledModel, compile_model
+from ..core.built import load_deployed
+from ..core.compiler import CompiledModel
 from ..core.engine import (
     apply_decay,
     apply_event,
@@ -38,7 +39,6 @@ from ..core.engine import (
     view,
 )
 from ..core.events import EventError, anonymous_lead, event_to_json, format_timestamp, parse_event
-from ..core.loader import load_model
 from ..core.spec import AccountsSpec
 from ..core.state import Alert, Change, Event, LeadState, Outcome
 from ..core.velocity import Transition, cause_of, save_deltas, stage_transition, transitions_from_outcome
@@ -467,7 +467,7 @@ class ScoringService:
 
 
 def load_compiled_model(settings: Settings) -> CompiledModel:
-    return compile_model(load_model(settings.model_path))
+    return load_deployed(settings.model_path)
 
 
 def build_service_from_env() -> ScoringService:
