@@ -51,6 +51,7 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/model_scaling.py
 	$(BIN)/python benchmarks/daily_decay.py
 	$(BIN)/python benchmarks/write_units.py --leads 300
+	$(BIN)/python benchmarks/state_scaling.py
 	$(BIN)/python benchmarks/cold_start.py
 	$(BIN)/python benchmarks/rescore.py --leads 2000
 

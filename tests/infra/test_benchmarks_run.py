@@ -79,7 +79,23 @@ def test_write_units_benchmark_runs_and_prints_both_targets_with_the_units_by_ta
         [sys.executable, "benchmarks/write_units.py", "--leads", "20"], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
-    assert "calls {'GetItem': 40, 'TransactWriteItems': 20, 'Query': 40}" in result.stdout  # spread: 4 calls a save
+    assert "calls {'GetItem': 40, 'TransactWriteItems': 20, 'Query': 40}" in result.stdout  # spread: 5 calls a save
     assert "write units per event by table: EventLogTable" in result.stdout
     assert "target spread <= 4 write units per event:" in result.stdout
     assert "target grouped <= 1.5 write units per event:" in result.stdout
+
+
+def test_state_scaling_benchmark_runs_and_an_account_save_costs_the_same_units_whatever_its_size():
+    result = subprocess.run(
+        [sys.executable, "benchmarks/state_scaling.py", "--members", "1,300", "--history", "10,50", "--saves", "3"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
+    rows = result.stdout.split("by account size")[1].split("by lead history")[0].splitlines()[2:4]
+    assert [row.split()[0] for row in rows] == ["1", "300"]
+    units = [(row.split()[5], row.split()[7]) for row in rows]  # read and write units per save
+    assert units[0] == units[1], units
+    assert "a flood (1,000 events in one day" in result.stdout

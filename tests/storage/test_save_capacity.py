@@ -67,7 +67,7 @@ def reset(meter: Meter) -> None:
     meter.priced, meter.reported, meter.calls = Counter(), Counter(), Counter()
 
 
-def test_one_event_of_a_lived_in_lead_costs_four_calls_and_six_write_units(metered):
+def test_one_event_of_a_lived_in_lead_costs_five_calls_and_six_write_units(metered):
     service, meter = metered
     units = []
     n = 0
