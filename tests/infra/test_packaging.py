@@ -52,6 +52,7 @@ def built(tmp_path_factory) -> Path:
 def test_the_model_ships_in_the_rules_layer(built):
     layer = built / "RulesLayer" / "python"
     assert sorted(p.name for p in layer.glob("*.yaml")) == ["behaviour.yaml", "fit.yaml", "model.yaml"]
+    assert (layer / "model.pickle").is_file()  # the validated model, for cold starts
     assert load_model(layer).version == load_model(ROOT / "rules").version
 
 
@@ -75,7 +76,9 @@ def test_the_built_handler_loads_the_model_from_the_layer_path(built):
         f"import sys; sys.path.insert(0, {str(built / 'ScoringFunction')!r}); "
         "from leadscore.handlers import runtime, consumer; import leadscore, pydantic; "
         f"assert leadscore.__file__.startswith({str(built)!r}) and pydantic.__file__.startswith({str(built)!r}); "
-        "m = runtime.model(); print(m.version, len(m.spec.rules))"
+        "m = runtime.model(); print(m.version, len(m.spec.rules)); "
+        # the validated model the build stored, not the YAML: no YAML parser, no loader, no validator
+        "print('yaml' in sys.modules, 'leadscore.core.loader' in sys.modules)"
     )
     result = subprocess.run(
         [sys.executable, "-S", "-c", code],
@@ -90,7 +93,7 @@ def test_the_built_handler_loads_the_model_from_the_layer_path(built):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     expected = load_model(ROOT / "rules")
-    assert result.stdout.split() == [expected.version, str(len(expected.spec.rules))]
+    assert result.stdout.split() == [expected.version, str(len(expected.spec.rules)), "False", "False"]
 
 
 def _pyc_flags(path: Path) -> int:
