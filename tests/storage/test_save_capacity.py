@@ -64,7 +64,7 @@ def lived_in(service, lead: str, first: int) -> int:
 
 
 def reset(meter: Meter) -> None:
-    meter.priced, meter.reported, meter.calls = Counter(), Counter(), Counter()
+    meter.priced, meter.reported, meter.calls, meter.by_table = Counter(), Counter(), Counter(), Counter()
 
 
 def test_one_event_of_a_lived_in_lead_costs_five_calls_and_six_write_units(metered):
@@ -89,6 +89,27 @@ def test_one_event_of_a_lived_in_lead_costs_five_calls_and_six_write_units(meter
     logged = list(EventLogItem.query("buyer0@co0.example", consistent_read=True))
     assert json.loads(history[-1].events)[0]["event_id"] == "e21"
     assert json.loads(logged[-1].events)[0]["payload"]["properties"] == dict(KINDS[21 % 4][1])
+
+
+def test_an_event_that_moves_the_score_writes_the_account_too_and_costs_twelve_write_units(metered):
+    service, meter = metered
+    units = []
+    for i in range(5):
+        lead = f"early{i}@co{i}.example"
+        profile = {"job_title": "Head of Data", "employees": 2500, "country": "NO"}
+        service.score([event(1000 + 8 * i, lead, profile), event(1001 + 8 * i, lead)])
+        reset(meter)
+        result = service.score([event(1002 + 8 * i, lead)])  # ids 2 mod 4: a whitepaper download, points
+        assert not result.failures
+        # the save's transaction, and a second one when the account's stage moved with it
+        assert meter.calls["GetItem"] == 2 and meter.calls["Query"] == 2, meter.calls
+        assert meter.calls["TransactWriteItems"] in (1, 2), meter.calls
+        assert meter.by_table["AccountsTable"] > 0  # the member's score and the summary's sum moved
+        units.append(meter.priced["write"] - (4 if meter.calls["TransactWriteItems"] == 2 else 0))
+    # lead, history, event log, account member, account summary and (on a stage move) the stage
+    # velocity counter: six items in the transaction, each under 1 KB, billed twice; when the
+    # account's stage moved too, its summary and velocity counter once more (4 units, left out)
+    assert max(units) <= 12, units
 
 
 def test_ten_events_of_one_lead_in_a_batch_cost_at_most_one_and_a_half_write_units_each(metered):
