@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -158,6 +159,12 @@ def number(value: Any) -> float:
     return float(value) if isinstance(value, Decimal | int | float) else 0.0
 
 
+def stored_json(value) -> str:
+    """A history body as stored: zlib-compressed binary (boto3 gives a Binary), or text written before."""
+    raw = getattr(value, "value", value)
+    return raw if isinstance(raw, str) else zlib.decompress(bytes(raw)).decode("utf-8")
+
+
 def reconcile(load: Load, info: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
     dynamodb = boto3.resource(  # moto's server: fake credentials, never a real account
         "dynamodb",
@@ -175,7 +182,7 @@ def reconcile(load: Load, info: dict[str, Any]) -> tuple[list[str], dict[str, An
     form_ids: dict[str, set[str]] = defaultdict(set)
     crossings: list[tuple[str, float]] = []  # (alert id, when the save that crossed was recorded)
     for item in history:
-        for event in json.loads(item["events"]):
+        for event in json.loads(stored_json(item["events"])):
             scored[event["event_id"]] += 1
             recorded.setdefault(event["event_id"], number(item["recorded_at"]))
             deltas[item["lead"]] += number(event["score_after"]) - number(event["score_before"])
