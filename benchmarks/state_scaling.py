@@ -33,24 +33,6 @@ START = 1_796_000_000.0  # 2026-11-30
 TARGET = 2.0  # a 10,000-member account's save <= 2x a 1-member account's, in time and units
 
 
-class Counted:
-    """Calls and items read, next to the write_units Meter's priced units."""
-
-    def __init__(self, meter) -> None:
-        self.meter = meter
-        self.items_read = 0
-
-    def after(self, parsed, model, **_):
-        if model.name == "GetItem" and "Item" in parsed:
-            self.items_read += 1
-        elif model.name == "Query":
-            self.items_read += len(parsed.get("Items", []))
-
-    def snapshot(self) -> tuple[float, float, int, int]:
-        m = self.meter
-        return m.priced.get("read", 0), m.priced.get("write", 0), sum(m.calls.values()), self.items_read
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", default="1,100,1000,10000")
@@ -94,27 +76,26 @@ def main() -> int:
         tables = create_tables(client, prefix=f"ss{uuid.uuid4().hex[:6]}")
         settings = storage_settings(tables, local.endpoint)
         service = ScoringService(LeadRepository(settings), compile_model(load_model(ROOT / "rules")))
-        meter = Meter()
-        counted = Counted(meter)
-        clients = {id(service.repository._connection.client): service.repository._connection.client}
-        for model in (LeadItem, AccountItem):
-            c = model._get_connection().connection.client
-            clients[id(c)] = c
-        for c in clients.values():
-            c.meta.events.register("before-parameter-build.dynamodb", meter.before)
-            c.meta.events.register("after-call.dynamodb", meter.after)
-            c.meta.events.register("after-call.dynamodb", counted.after)
+        meter = Meter().attach(service)
+
+        def snapshot() -> tuple[float, float, int, int]:
+            return (
+                meter.priced.get("read", 0),
+                meter.priced.get("write", 0),
+                sum(meter.calls.values()),
+                meter.items_read,
+            )
 
         def measure(save) -> dict[str, float]:
             """Medians over the saves of (seconds, read units, write units, calls, items read)."""
             rows = []
             for i in range(args.saves):
-                before = counted.snapshot()
+                before = snapshot()
                 started = time.perf_counter()
                 result = save(i)
                 elapsed = time.perf_counter() - started
                 assert not result.failures, result.failures
-                after = counted.snapshot()
+                after = snapshot()
                 rows.append((elapsed, *(a - b for a, b in zip(after, before, strict=True))))
             names = ("ms", "read", "write", "calls", "items_read")
             return {
@@ -209,8 +190,15 @@ def main() -> int:
 
     print(f"one save through the scoring service on DynamoDB Local, shipped model; medians of {args.saves} saves")
     print()
-    by_members = table_of("by account size (a new member's first event: its score and the account move)", accounts, "members")
-    table_of("by lead history (one more page view for a lead with N events over the past year)", leads, "events", "state_bytes")
+    by_members = table_of(
+        "by account size (a new member's first event: its score and the account move)", accounts, "members"
+    )
+    table_of(
+        "by lead history (one more page view for a lead with N events over the past year)",
+        leads,
+        "events",
+        "state_bytes",
+    )
     print(
         f"a flood (1,000 events in one day, all inside the late-events window, every id remembered): "
         f"{flooded['ms']:.1f} ms/save, {flooded['read']:.1f} RRU, {flooded['write']:.1f} WRU, "
@@ -221,7 +209,9 @@ def main() -> int:
         worst = by_members[10000]
         for label, key in (("time", "ms"), ("read units", "read"), ("write units", "write")):
             verdict = "met" if worst[key] <= TARGET else "NOT met"
-            print(f"target a save on a 10,000-member account <= {TARGET}x a 1-member one in {label}: {worst[key]:.2f}x -> {verdict}")
+            print(
+                f"target a save on a 10,000-member account <= {TARGET}x a 1-member one in {label}: {worst[key]:.2f}x -> {verdict}"
+            )
     return 0
 
 

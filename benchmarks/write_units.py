@@ -64,10 +64,36 @@ class Meter:
     """Adds up the units of every DynamoDB request, by the pricing rules and as DynamoDB Local reports them."""
 
     def __init__(self) -> None:
+        self.clients: list = []
+        self.reset()
+
+    def reset(self) -> None:
         self.priced = Counter()
         self.reported = Counter()
         self.calls = Counter()
         self.by_table = Counter()  # write units by table (the template's logical name)
+        self.items_read = 0
+
+    def attach(self, service) -> Meter:
+        """Meter every DynamoDB client a scoring service saves through (its repository's, and the
+        lead and account models' own)."""
+        from leadscore.adapters.dynamodb import AccountItem, LeadItem
+
+        clients = {id(service.repository._connection.client): service.repository._connection.client}
+        for model in (LeadItem, AccountItem):
+            client = model._get_connection().connection.client
+            clients[id(client)] = client
+        for client in clients.values():
+            client.meta.events.register("before-parameter-build.dynamodb", self.before)
+            client.meta.events.register("after-call.dynamodb", self.after)
+        self.clients = list(clients.values())
+        return self
+
+    def detach(self) -> None:
+        for client in self.clients:
+            client.meta.events.unregister("before-parameter-build.dynamodb", self.before)
+            client.meta.events.unregister("after-call.dynamodb", self.after)
+        self.clients = []
 
     def before(self, params, model, **_):
         params["ReturnConsumedCapacity"] = "TOTAL"
@@ -91,8 +117,10 @@ class Meter:
             self.reported[kind] += entry.get("CapacityUnits", 0)
         if model.name == "GetItem" and "Item" in parsed:
             self.priced["read"] += math.ceil(item_size(parsed["Item"]) / 4096)  # strongly consistent: 1 per 4 KB
+            self.items_read += 1
         elif model.name == "Query":
             self.priced["read"] += max(1, math.ceil(sum(item_size(i) for i in parsed.get("Items", [])) / 4096))
+            self.items_read += len(parsed.get("Items", []))
 
 
 def main() -> int:
@@ -118,16 +146,7 @@ def main() -> int:
         tables = create_tables(client, prefix=f"wu{uuid.uuid4().hex[:6]}")
         settings = storage_settings(tables, local.endpoint)
         service = ScoringService(LeadRepository(settings), compile_model(load_model(ROOT / "rules")))
-        meter = Meter()
-        clients = {id(c): c for c in (service.repository._connection.client,)}
-        from leadscore.adapters.dynamodb import AccountItem, LeadItem
-
-        for model in (LeadItem, AccountItem):
-            connection = model._get_connection().connection.client
-            clients[id(connection)] = connection
-        for c in clients.values():
-            c.meta.events.register("before-parameter-build.dynamodb", meter.before)
-            c.meta.events.register("after-call.dynamodb", meter.after)
+        meter = Meter().attach(service)
 
         start = 1_796_000_000.0  # 2026-11-30
         kinds = [
@@ -148,6 +167,17 @@ def main() -> int:
             }
             return AcceptedEvent(parse_event(raw), raw, f"m{n}")
 
+        def profiled(lead: int) -> AcceptedEvent:
+            """The lead's profile, from an identify call before its events."""
+            raw = {
+                "id": f"p{lead}",
+                "type": "identify",
+                "email": f"buyer{lead}@co{lead % 30}.example",
+                "timestamp": start - 10,
+                "profile": {"job_title": "Head of Data", "employees": 2500, "country": "NO"},
+            }
+            return AcceptedEvent(parse_event(raw), raw, f"pm{lead}")
+
         # warm every lead with a profile (identify) and 20 events of history: a lived-in lead item
         n = 0
         for lead in range(args.leads):
@@ -155,21 +185,14 @@ def main() -> int:
             for k in range(20):
                 batch.append(event(n, lead, k))
                 n += 1
-            profile = {
-                "id": f"p{lead}",
-                "type": "identify",
-                "email": f"buyer{lead}@co{lead % 30}.example",
-                "timestamp": start - 10,
-                "profile": {"job_title": "Head of Data", "employees": 2500, "country": "NO"},
-            }
-            service.score([AcceptedEvent(parse_event(profile), profile, f"pm{lead}"), *batch[:10]])
+            service.score([profiled(lead), *batch[:10]])
             service.score(batch[10:])
         results = {}
         for label, per_batch in (
             ("spread: 1 event per lead per batch", 1),
             ("grouped: 10 events of one lead per batch", 10),
         ):
-            meter.priced.clear(), meter.reported.clear(), meter.calls.clear(), meter.by_table.clear()
+            meter.reset()
             events = 0
             for lead in range(args.leads):
                 batch = [event(n + i, lead, i) for i in range(per_batch)]
@@ -180,16 +203,9 @@ def main() -> int:
         # the same, on leads early in their journey: each event moves the score, so the account moves too
         fresh = range(args.leads, 2 * args.leads)
         for lead in fresh:
-            profile = {
-                "id": f"p{lead}",
-                "type": "identify",
-                "email": f"buyer{lead}@co{lead % 30}.example",
-                "timestamp": start - 10,
-                "profile": {"job_title": "Head of Data", "employees": 2500, "country": "NO"},
-            }
-            service.score([AcceptedEvent(parse_event(profile), profile, f"pm{lead}"), event(n, lead, 0)])
+            service.score([profiled(lead), event(n, lead, 0)])
             n += 1
-        meter.priced.clear(), meter.reported.clear(), meter.calls.clear(), meter.by_table.clear()
+        meter.reset()
         for lead in fresh:
             service.score([event(n, lead, 2)])  # a whitepaper download: points for the lead and its account
             n += 1

@@ -9,14 +9,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_engine_benchmark_runs_and_peers_match_the_same_rules():
-    result = subprocess.run(
-        [sys.executable, "benchmarks/engine_vs_peers.py", "--events", "3000", "--peer-sample", "300", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
+def run_benchmark(script: str, *arguments: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """A benchmark run as `make bench` runs it, from the repository's root; its output captured."""
+    return subprocess.run(
+        [sys.executable, f"benchmarks/{script}", *arguments], capture_output=True, text=True, cwd=ROOT, timeout=timeout
     )
+
+
+def test_engine_benchmark_runs_and_peers_match_the_same_rules():
+    result = run_benchmark("engine_vs_peers.py", "--events", "3000", "--peer-sample", "300", "--repeat", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "zen-engine agrees with leadscore on matched rules for 100.0%" in result.stdout
     assert "rule-engine agrees with leadscore on matched rules for 100.0%" in result.stdout
@@ -24,26 +25,14 @@ def test_engine_benchmark_runs_and_peers_match_the_same_rules():
 
 def test_cold_start_benchmark_runs():
     # --source: the smoke run skips `sam build` (minutes); make bench measures the built package
-    result = subprocess.run(
-        [sys.executable, "benchmarks/cold_start.py", "--runs", "1", "--source"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    result = run_benchmark("cold_start.py", "--runs", "1", "--source")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "leadscore.handlers.consumer" in result.stdout
     assert "target consumer import <= 1.3x a bare import boto3" in result.stdout
 
 
 def test_model_scaling_benchmark_runs_and_judges_its_targets():
-    result = subprocess.run(
-        [sys.executable, "benchmarks/model_scaling.py", "--sizes", "100,1000", "--events", "500", "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    result = run_benchmark("model_scaling.py", "--sizes", "100,1000", "--events", "500", "--repeat", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "target 1,000 rules cost <= 1.5x 100 rules per event" in result.stdout
     assert "target 1,000 validated rules compile in < 50 ms" in result.stdout
@@ -51,22 +40,14 @@ def test_model_scaling_benchmark_runs_and_judges_its_targets():
 
 
 def test_daily_decay_benchmark_runs_and_decays_each_due_lead_with_one_read_and_one_write():
-    result = subprocess.run(
-        [sys.executable, "benchmarks/daily_decay.py", "--leads", "40"], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
+    result = run_benchmark("daily_decay.py", "--leads", "40")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "20 ticks scored, 0 failed" in result.stdout
     assert "per decayed lead: 1.00 reads (GetItem), 1.00 conditional writes" in result.stdout
 
 
 def test_rescore_benchmark_runs_and_every_sampled_lead_equals_scoring_from_scratch():
-    result = subprocess.run(
-        [sys.executable, "benchmarks/rescore.py", "--leads", "60", "--segments", "4"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-    )
+    result = run_benchmark("rescore.py", "--leads", "60", "--segments", "4", timeout=120)
     assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
     assert "seeding faithful: 60/60 leads" in result.stdout
     assert "exact: 60/60 sampled leads equal scoring from scratch under the new model" in result.stdout
@@ -75,9 +56,7 @@ def test_rescore_benchmark_runs_and_every_sampled_lead_equals_scoring_from_scrat
 
 
 def test_write_units_benchmark_runs_and_prints_both_targets_with_the_units_by_table():
-    result = subprocess.run(
-        [sys.executable, "benchmarks/write_units.py", "--leads", "20"], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
+    result = run_benchmark("write_units.py", "--leads", "20")
     assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
     assert "calls {'GetItem': 40, 'TransactWriteItems': 20, 'Query': 40}" in result.stdout  # spread: 5 calls a save
     assert "write units per event by table: EventLogTable" in result.stdout
@@ -86,13 +65,7 @@ def test_write_units_benchmark_runs_and_prints_both_targets_with_the_units_by_ta
 
 
 def test_state_scaling_benchmark_runs_and_an_account_save_costs_the_same_units_whatever_its_size():
-    result = subprocess.run(
-        [sys.executable, "benchmarks/state_scaling.py", "--members", "1,300", "--history", "10,50", "--saves", "3"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
+    result = run_benchmark("state_scaling.py", "--members", "1,300", "--history", "10,50", "--saves", "3", timeout=600)
     assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
     rows = result.stdout.split("by account size")[1].split("by lead history")[0].splitlines()[2:4]
     assert [row.split()[0] for row in rows] == ["1", "300"]

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from leadscore.adapters.dynamodb import AccountItem, EventLogItem, HistoryItem, LeadItem, packed_json
+from leadscore.adapters.dynamodb import EventLogItem, HistoryItem, packed_json
 from leadscore.core.events import parse_event
 from leadscore.service.scoring import AcceptedEvent
 
@@ -41,18 +40,9 @@ def event(n: int, lead: str, profile: dict | None = None) -> AcceptedEvent:
 def metered(engine):
     """The shipped model's service, with every DynamoDB request it makes priced and counted."""
     service = engine.service()
-    meter = Meter()
-    clients = {id(service.repository._connection.client): service.repository._connection.client}
-    for model in (LeadItem, AccountItem):
-        client = model._get_connection().connection.client
-        clients[id(client)] = client
-    for client in clients.values():
-        client.meta.events.register("before-parameter-build.dynamodb", meter.before)
-        client.meta.events.register("after-call.dynamodb", meter.after)
+    meter = Meter().attach(service)
     yield service, meter
-    for client in clients.values():
-        client.meta.events.unregister("before-parameter-build.dynamodb", meter.before)
-        client.meta.events.unregister("after-call.dynamodb", meter.after)
+    meter.detach()
 
 
 def lived_in(service, lead: str, first: int) -> int:
@@ -63,10 +53,6 @@ def lived_in(service, lead: str, first: int) -> int:
     return first + 21
 
 
-def reset(meter: Meter) -> None:
-    meter.priced, meter.reported, meter.calls, meter.by_table = Counter(), Counter(), Counter(), Counter()
-
-
 def test_one_event_of_a_lived_in_lead_costs_five_calls_and_six_write_units(metered):
     service, meter = metered
     units = []
@@ -74,7 +60,7 @@ def test_one_event_of_a_lived_in_lead_costs_five_calls_and_six_write_units(meter
     for i in range(5):
         lead = f"buyer{i}@co{i}.example"
         n = lived_in(service, lead, n)
-        reset(meter)
+        meter.reset()
         result = service.score([event(n, lead)])
         n += 1
         assert not result.failures
@@ -98,7 +84,7 @@ def test_an_event_that_moves_the_score_writes_the_account_too_and_costs_twelve_w
         lead = f"early{i}@co{i}.example"
         profile = {"job_title": "Head of Data", "employees": 2500, "country": "NO"}
         service.score([event(1000 + 8 * i, lead, profile), event(1001 + 8 * i, lead)])
-        reset(meter)
+        meter.reset()
         result = service.score([event(1002 + 8 * i, lead)])  # ids 2 mod 4: a whitepaper download, points
         assert not result.failures
         # the save's transaction, and a second one when the account's stage moved with it
@@ -118,7 +104,7 @@ def test_ten_events_of_one_lead_in_a_batch_cost_at_most_one_and_a_half_write_uni
     for i in range(5):
         lead = f"buyer{i}@co{i}.example"
         n = lived_in(service, lead, n)
-        reset(meter)
+        meter.reset()
         result = service.score([event(n + k, lead) for k in range(10)])
         n += 10
         assert not result.failures
