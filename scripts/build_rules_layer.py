@@ -16,7 +16,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
 
 from leadscore.core.built import read_built, write_built  # noqa: E402
-from leadscore.core.compiler import compile_model  # noqa: E402
+from leadscore.core.compiler import compile_model, compile_plain  # noqa: E402
+from leadscore.core.frozen import freeze  # noqa: E402
 from leadscore.core.loader import ModelError, load_model  # noqa: E402
 from leadscore.core.source import MODEL_SUFFIXES  # noqa: E402
 
@@ -40,8 +41,11 @@ def main() -> int:
     model = compile_model(loaded)
     write_built(loaded, target)
     built, why = read_built(target)
-    if built is None or compile_model(built[0]).version != model.version:
+    if built is None or compile_plain(built[1], built[0].version, built[0].spec).version != model.version:
         print(f"the built model does not read back: {why or 'another version'}", file=sys.stderr)
+        return 1
+    if built[0].spec != freeze(loaded.spec):
+        print("the built model's settings do not read back as they were validated", file=sys.stderr)
         return 1
     print(f"rules layer: model {loaded.version}, {len(model.rules)} rules (validated model stored for cold starts)")
     return 0

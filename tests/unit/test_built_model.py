@@ -1,21 +1,27 @@
 """The model as `sam build` leaves it in the rules layer: validated once at build time, read by
-cold starts without YAML or pydantic validators, and never used when it no longer matches the
+cold starts without YAML or pydantic (its spec as plain frozen objects), and never used when it no longer matches the
 files beside it."""
 
 from __future__ import annotations
 
 import json
 import logging
+import pickle
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from leadscore.core.built import BUILT_NAME, load_deployed, read_built
 from leadscore.core.compiler import compile_model
 from leadscore.core.events import parse_event
+from leadscore.core.frozen import DEFAULT_NPS, Frozen, freeze
 from leadscore.core.loader import load_model
+from leadscore.core.matchers import operators_of
 from leadscore.core.simulation import simulate
+from leadscore.core.spec import NpsSpec, Operators
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAFFIC = ROOT / "events" / "sample-traffic.jsonl"
@@ -30,11 +36,9 @@ from leadscore.core.simulation import simulate
 model = load_deployed(sys.argv[1])
 events = [parse_event(json.loads(line)) for line in open(sys.argv[2])]
 result = simulate(model, events, max(e.ts for e in events) + 40 * 86400)
-import pydantic, leadscore.core.spec as spec
-built = sorted(n for n, c in vars(spec).items()
-               if isinstance(c, type) and issubclass(c, pydantic.BaseModel) and c.__dict__.get("__pydantic_complete__"))
+imported = [name for name in ("yaml", "leadscore.core.loader", "pydantic", "leadscore.core.spec") if name in sys.modules]
 print(json.dumps({"version": model.version, "scores": {l: [s.engagement, s.stage, s.rule_points] for l, s in result.leads.items()},
-                  "yaml": "yaml" in sys.modules, "loader": "leadscore.core.loader" in sys.modules, "built": built}))
+                  "imported": imported}))
 """
 
 
@@ -54,7 +58,7 @@ def expected_scores() -> tuple[str, dict[str, list]]:
     return model.version, {lead: [state.engagement, state.stage, state.rule_points] for lead, state in result.leads.items()}
 
 
-def test_a_cold_start_scores_from_the_built_model_without_yaml_or_validators(tmp_path):
+def test_a_cold_start_scores_from_the_built_model_without_yaml_or_pydantic(tmp_path):
     layer = build_layer(tmp_path / "python")
     assert (layer / BUILT_NAME).is_file()
     run = subprocess.run(
@@ -68,8 +72,7 @@ def test_a_cold_start_scores_from_the_built_model_without_yaml_or_validators(tmp
     cold = json.loads(run.stdout)
     version, scores = expected_scores()
     assert cold["version"] == version and cold["scores"] == scores  # the same model, the same scores
-    assert cold["yaml"] is False and cold["loader"] is False  # no YAML read, no validation code imported
-    assert cold["built"] == []  # no pydantic validator or serializer built
+    assert cold["imported"] == []  # no YAML read, no validation code, not even pydantic imported
 
 
 def test_a_model_file_edited_after_the_build_is_read_from_its_yaml_with_a_warning(tmp_path, caplog):
@@ -100,3 +103,33 @@ def test_a_folder_without_a_built_model_is_read_from_its_yaml_silently(tmp_path,
         model = load_deployed(tmp_path / "rules")
     assert caplog.text == ""
     assert model.version == compile_model(load_model(ROOT / "rules")).version
+
+
+def test_the_built_spec_reads_as_the_validated_one_without_pydantic(tmp_path):
+    loaded = load_model(ROOT / "rules")
+    built, why = read_built(build_layer(tmp_path / "python"))
+    assert built is not None, why
+    spec, validated = built[0].spec, loaded.spec
+    assert spec == freeze(validated) and isinstance(spec, Frozen)
+    # every field, at every depth, has the validated value: compared through JSON, which both give
+    assert json.loads(json.dumps(spec, default=vars)) == json.loads(json.dumps(validated.model_dump(mode="json")))
+    assert spec.trusted() == validated.trusted()
+    assert {n: f.captured_groups() for n, f in spec.forms.items()} == {
+        n: f.captured_groups() for n, f in validated.forms.items()
+    }
+    assert {n: a.resolved_kind(n) for n, a in spec.alerts.items()} == {
+        n: a.resolved_kind(n) for n, a in validated.alerts.items()
+    }
+    with pytest.raises(AttributeError, match="frozen"):
+        spec.name = "changed"  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(spec)) == spec
+
+
+def test_the_default_nps_settings_are_the_specs_defaults():
+    assert freeze(NpsSpec()) == DEFAULT_NPS
+
+
+def test_a_frozen_condition_reads_as_the_operators_it_was_written_with():
+    condition = Operators.model_validate({"not": ["student", "intern"], "contains": "manager"})
+    assert operators_of(freeze(condition)) == operators_of(condition)
+    assert operators_of(freeze(condition))["not"] == ["student", "intern"]

@@ -7,7 +7,8 @@ naming the digest of every other file in the folder, then the validated model. A
 model is taken from it only if the folder's files still have that digest; otherwise (no build,
 an edited file, another library version that cannot read it) the YAML is loaded and validated
 as before, and a warning says why. The file comes from our own build into read-only code, which
-is what makes unpickling it acceptable.
+is what makes unpickling it acceptable. Its spec is stored as `frozen.Frozen` objects, so
+unpickling it imports neither pydantic nor the spec's classes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import pickle
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .frozen import freeze
 
 if TYPE_CHECKING:
     from .compiler import CompiledModel
@@ -51,7 +54,8 @@ def folder_digest(folder: Path) -> str:
 def write_built(loaded: LoadedModel, folder: Path) -> Path:
     """Store the validated model in `folder`, which already holds the files it was loaded from."""
     path = Path(folder) / BUILT_NAME
-    runtime = replace(loaded, warnings=(), readings=())  # what scoring needs; explain reads the YAML
+    # What scoring needs, readable without pydantic (core/frozen.py); explain reads the YAML.
+    runtime = replace(loaded, spec=freeze(loaded.spec), warnings=(), readings=())
     plain = loaded.spec.model_dump(mode="json", by_alias=True)  # what the compiler reads
     body = pickle.dumps((runtime, plain), protocol=5)
     path.write_bytes(_FORMAT + b" " + folder_digest(folder).encode() + b"\n" + body)

@@ -311,9 +311,9 @@ def _json_size(value: Any) -> int:
 
 
 def _default_nps() -> NpsSpec:
-    from .spec import NpsSpec
+    from .frozen import DEFAULT_NPS
 
-    return NpsSpec()
+    return DEFAULT_NPS  # type: ignore[return-value]  # NpsSpec's defaults, read without pydantic
 
 
 def _profile_value_problem(key: str, value: Any, nps: NpsSpec) -> str | None:

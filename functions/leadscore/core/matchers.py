@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from .frozen import operators as frozen_operators
+
 Test = Callable[[Any], bool]
 
 
@@ -154,7 +156,7 @@ def operators_of(condition: Any) -> dict[str, Any] | None:
     if hasattr(condition, "model_dump"):  # the validated spec's Operators
         dumped: dict[str, Any] = condition.model_dump(by_alias=True)
         return dumped
-    return None
+    return frozen_operators(condition)  # the built model's Operators; None for a value or list
 
 
 def _operator_tests(ops: dict[str, Any]) -> list[Test]:

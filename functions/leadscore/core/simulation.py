@@ -17,7 +17,7 @@ from .accounts import aggregate
 from .alerts import engaged_buyers
 from .compiler import CompiledModel
 from .engine import apply_decay, apply_event, main_score, mark_cold, new_lead, view
-from .spec import BUILTIN_EVENT_TYPES
+from .frozen import BUILTIN_EVENT_TYPES
 from .state import Alert, Event, LeadState, Outcome
 
 

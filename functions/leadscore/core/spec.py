@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, model_validator
 from pydantic import Strict as PydanticStrict
 
+from .frozen import BUILTIN_EVENT_TYPES as BUILTIN_EVENT_TYPES  # defined without pydantic, for the functions
+from .frozen import AlertMethods, FormMethods, ModelMethods
 from .units import DURATION_PATTERN, PERCENT_PATTERN
 
 Duration = Annotated[
@@ -32,19 +34,6 @@ Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
 Scalar = str | int | float | bool
 # Only true and false: a setting written yes, no, on or off is refused, not guessed.
 Flag = Annotated[bool, PydanticStrict()]
-
-BUILTIN_EVENT_TYPES = (
-    "page_view",
-    "email_open",
-    "email_click",
-    "email_unsubscribe",
-    "download",
-    "video_play",
-    "webinar_register",
-    "webinar_attend",
-    "form_submit",
-    "identify",
-)
 
 
 class Strict(BaseModel):
@@ -213,11 +202,9 @@ class ColdLeadSpec(Strict):
 
 
 AlertKind = Literal["lead_score", "lead_qualified", "nps_detractor", "account_score", "engaged_buyers"]
-# An alert named `lead` or `account` needs no `kind`: these are the score thresholds of old.
-DEFAULT_ALERT_KINDS: dict[str, str] = {"lead": "lead_score", "account": "account_score"}
 
 
-class AlertSpec(Strict):
+class AlertSpec(Strict, AlertMethods):
     kind: AlertKind | None = Field(
         None,
         description="lead_score: the lead's score reaches threshold. lead_qualified: score, fit grade and stage "
@@ -242,9 +229,6 @@ class AlertSpec(Strict):
     routes: dict[str, list[Email]] = Field(
         default_factory=dict, description="Value of route_by -> recipients; unknown values fall back to notify."
     )
-
-    def resolved_kind(self, name: str) -> str | None:
-        return self.kind or DEFAULT_ALERT_KINDS.get(name)
 
 
 class VelocityReportSpec(Strict):
@@ -301,10 +285,8 @@ class FormFieldSpec(Strict):
     )
 
 
-# Hidden fields a form may carry without declaring them, by group (`capture:`); captured as event
-# properties, never as profile fields. ingest/forms.py holds the names and their bounds.
+# Hidden fields a form may carry without declaring them, by group (`capture:`): CAPTURE_GROUPS.
 CaptureGroup = Literal["utm", "click_ids", "page", "submit"]
-CAPTURE_GROUPS: tuple[CaptureGroup, ...] = ("utm", "click_ids", "page", "submit")
 
 
 def _capture_kind(value: Any) -> str:
@@ -317,7 +299,7 @@ Capture = Annotated[
 ]
 
 
-class FormSpec(Strict):
+class FormSpec(Strict, FormMethods):
     description: str | None = None
     fields: dict[Identifier, FormFieldSpec]
     honeypot: Identifier | None = Field(
@@ -346,16 +328,8 @@ class FormSpec(Strict):
         "answer) or ignore (dropped, never stored).",
     )
 
-    def captured_groups(self) -> frozenset[str]:
-        """The capture groups this form keeps, `all` and `none` spelled out."""
-        if self.capture == "all":
-            return frozenset(CAPTURE_GROUPS)
-        if self.capture == "none":
-            return frozenset()
-        return frozenset(self.capture)
 
-
-class ModelSpec(Strict):
+class ModelSpec(Strict, ModelMethods):
     name: str = "model"
     sales_ready_score: float = Field(100, gt=0, description="The score that means 100% ready.")
     explicit_share_max: Percent = Field(
@@ -483,13 +457,6 @@ class ModelSpec(Strict):
                 new_fields[key] = field
             new_forms[name] = {**form, "fields": new_fields}
         return {**data, "forms": new_forms}
-
-    def trusted(self) -> frozenset[str]:
-        """The fields a public form may never set: they decide accounts or come from the CRM."""
-        fields = set(self.trusted_fields)
-        if "company_id" in self.accounts.match_by:
-            fields.add(self.accounts.company_id_field)
-        return frozenset(fields)
 
 
 def json_schema() -> dict:

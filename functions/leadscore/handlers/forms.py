@@ -12,7 +12,7 @@ import html
 import re
 import time
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -22,7 +22,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ..adapters.queue import QueueUnavailable
 from ..adapters.ratelimit import RateLimitUnavailable
 from ..core.events import EventError, parse_event
-from ..core.spec import FormSpec
 from ..ingest.forms import FormBodyError, FormError, parse_multipart, submission_event, validate_submission
 from ..ingest.visitors import is_signed, issue, visitor_key
 from . import runtime
@@ -38,6 +37,9 @@ from .common import (
     request_bytes,
     request_text,
 )
+
+if TYPE_CHECKING:
+    from ..core.spec import FormSpec  # the build stores the spec without pydantic (core/frozen.py)
 
 MAX_FORM_BYTES = 16 * 1024
 FORM_KINDS = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities import parameters
 
@@ -10,8 +11,11 @@ from ..adapters.queue import ScoringQueue
 from ..adapters.ratelimit import RateLimiter
 from ..core.built import load_deployed
 from ..core.compiler import CompiledModel
-from ..core.spec import BUILTIN_EVENT_TYPES, NpsSpec
+from ..core.frozen import BUILTIN_EVENT_TYPES, DEFAULT_NPS
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..core.spec import NpsSpec
 
 
 @cache
@@ -32,7 +36,7 @@ def known_event_types() -> frozenset[str]:
 
 def nps_scale() -> NpsSpec:
     """The model's NPS settings (the defaults when it has none): answers off the scale are refused at the door."""
-    return model().spec.nps or NpsSpec()
+    return model().spec.nps or DEFAULT_NPS
 
 
 @cache

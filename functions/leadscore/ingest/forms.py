@@ -20,10 +20,12 @@ import unicodedata
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.events import MAX_NUMBER, NUMBER_RULE, OutOfRange, anonymous_id_problem, number_problem, parse_email
-from ..core.spec import FormFieldSpec, FormSpec
+
+if TYPE_CHECKING:
+    from ..core.spec import FormFieldSpec, FormSpec  # the build stores the spec without pydantic (core/frozen.py)
 
 
 class FormError(ValueError):

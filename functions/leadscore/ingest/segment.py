@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.events import (
     MAX_DOCUMENT_DEPTH,
@@ -31,8 +31,10 @@ from ..core.events import (
     parse_event,
     parse_timestamp,
 )
-from ..core.spec import NpsSpec
 from .tracking import FUTURE_TOLERANCE, MAX_EVENT_BYTES, TrackedEvent
+
+if TYPE_CHECKING:
+    from ..core.spec import NpsSpec  # the build stores the spec without pydantic (core/frozen.py)
 
 MAX_CALL_BYTES = 32 * 1024  # Segment: 32 KB per call
 MAX_BATCH_BYTES = 500 * 1024  # Segment: 500 KB per batch request, measured decompressed

@@ -15,11 +15,13 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.events import MAX_DOCUMENT_DEPTH, EventError, check_values, parse_event
-from ..core.spec import NpsSpec
 from ..core.state import Event
+
+if TYPE_CHECKING:
+    from ..core.spec import NpsSpec  # the build stores the spec without pydantic (core/frozen.py)
 
 MAX_BATCH = 100
 MAX_EVENT_BYTES = 16 * 1024  # so a lead's batch of events fits one DynamoDB item in the event log

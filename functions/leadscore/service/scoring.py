@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..adapters.dynamodb import (
     AccountView,
@@ -39,11 +39,13 @@ from ..core.engine import (
     view,
 )
 from ..core.events import EventError, anonymous_lead, event_to_json, format_timestamp, parse_event
-from ..core.spec import AccountsSpec
 from ..core.state import Alert, Change, Event, LeadState, Outcome
 from ..core.velocity import Transition, cause_of, save_deltas, stage_transition, transitions_from_outcome
 from ..settings import STORAGE, Settings
 from .replaying import MODEL_CHANGE, linked_anonymous_id, model_change_outcome, replay_lead
+
+if TYPE_CHECKING:
+    from ..core.spec import AccountsSpec  # the build stores the spec without pydantic (core/frozen.py)
 
 # A visitor identified after a long anonymous history brings at most this many of its newest
 # events (a bounded read, and a history item that stays far below DynamoDB's 400 KB).
