@@ -160,7 +160,8 @@ def number(value: Any) -> float:
 
 
 def stored_json(value) -> str:
-    """A history body as stored: zlib-compressed binary (boto3 gives a Binary), or text written before."""
+    """A history body or a lead's pending records as stored: zlib-compressed binary (boto3 gives a
+    Binary), or text written before."""
     raw = getattr(value, "value", value)
     return raw if isinstance(raw, str) else zlib.decompress(bytes(raw)).decode("utf-8")
 
@@ -175,21 +176,29 @@ def reconcile(load: Load, info: dict[str, Any]) -> tuple[list[str], dict[str, An
     )
     tables = {logical: dynamodb.Table(name) for logical, name in info["tables"].items()}
     problems: list[str] = []
-    history = scan(tables["HistoryTable"])
+    # the history written out as items, and what still waits in each lead's item (`pending`)
+    history = [
+        (item["lead"], [{"recorded_at": item["recorded_at"], **entry} for entry in json.loads(stored_json(item["events"]))])
+        for item in scan(tables["HistoryTable"])
+    ]
+    for item in scan(tables["LeadsTable"]):
+        if item.get("pending") is not None:
+            for record in json.loads(stored_json(item["pending"]))["history"]:
+                history.append((item["lead"], [{"recorded_at": record["recorded_at"], **entry} for entry in record["entries"]]))
     scored: Counter[str] = Counter()
     recorded: dict[str, float] = {}
     deltas: dict[str, float] = defaultdict(float)
     form_ids: dict[str, set[str]] = defaultdict(set)
     crossings: list[tuple[str, float]] = []  # (alert id, when the save that crossed was recorded)
-    for item in history:
-        for event in json.loads(stored_json(item["events"])):
+    for lead, entries in history:
+        for event in entries:
             scored[event["event_id"]] += 1
-            recorded.setdefault(event["event_id"], number(item["recorded_at"]))
-            deltas[item["lead"]] += number(event["score_after"]) - number(event["score_before"])
+            recorded.setdefault(event["event_id"], number(event["recorded_at"]))
+            deltas[lead] += number(event["score_after"]) - number(event["score_before"])
             if event["event_type"] == "form_submit":
-                form_ids[item["lead"]].add(event["event_id"])
+                form_ids[lead].add(event["event_id"])
             for alert in event.get("alerts") or []:
-                crossings.append((f"{alert.get('name')}#{alert.get('subject')}#{alert.get('event_id')}", number(item["recorded_at"])))
+                crossings.append((f"{alert.get('name')}#{alert.get('subject')}#{alert.get('event_id')}", number(event["recorded_at"])))
     twice = [event_id for event_id, count in scored.items() if count > 1]
     if twice:
         problems.append(f"{len(twice)} event(s) scored more than once, e.g. {twice[:3]}")

@@ -108,12 +108,17 @@ def tracking_items(draw: st.DrawFn) -> dict:
 
 
 def logged_ids(api) -> set[str]:
-    table = api.stack.tables["EventLogTable"]
+    """Every event id in the event log: its items, and the records still waiting in lead items."""
     client = boto3.client("dynamodb", region_name=REGION)
     ids: set[str] = set()
-    for page in client.get_paginator("scan").paginate(TableName=table):
+    for page in client.get_paginator("scan").paginate(TableName=api.stack.tables["EventLogTable"]):
         for item in page["Items"]:
             ids.update(entry["id"] for entry in json.loads(packed_json(item["events"])))
+    for page in client.get_paginator("scan").paginate(TableName=api.stack.tables["LeadsTable"]):
+        for item in page["Items"]:
+            if "pending" in item:
+                records = json.loads(packed_json(item["pending"]))["log"]
+                ids.update(entry["id"] for record in records for entry in record["entries"])
     return ids
 
 

@@ -4,7 +4,6 @@ crash halfway change nothing more; a cold lead is published for nurturing and cl
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pytest
@@ -124,10 +123,11 @@ def test_a_quiet_lead_decays_in_steps_and_the_history_says_decay(daily):
     ann = stored()["ann@acme.example"]
     assert ann["engagement"] == pytest.approx(60 * 0.9 * 0.9)
     assert ann["extras"]["data_platform"] == pytest.approx(30 * 0.9 * 0.9)
-    from leadscore.adapters.dynamodb import HistoryItem
+    from leadscore.adapters.dynamodb import LeadRepository
+    from leadscore.settings import STORAGE, Settings
 
-    moves = [entry for item in HistoryItem.query("ann@acme.example") for entry in json.loads(item.events)]
-    assert [entry["event_type"] for entry in moves][-1] == "decay"
+    newest = LeadRepository(Settings.from_env(required=STORAGE)).history("ann@acme.example", limit=1)
+    assert [entry["event_type"] for entry in newest] == ["decay"]
 
 
 def test_a_cold_lead_is_published_once_and_new_activity_clears_it(daily):

@@ -4,6 +4,8 @@ with a long anonymous past costs a bounded read."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from test_scoring_storage import COUNTING, accepted, logged_ids
 
@@ -47,7 +49,9 @@ def test_a_public_form_cannot_set_a_trusted_field(engine):
     service.score([accepted("crm", type_="identify", profile={"company_id": "ACME-42"})])
     assert engine.repository.load("ann@acme.example").state.account == "id:acme-42"
     # A form event that carries the account key (as if it slipped past the door) moves nothing
-    form = accepted("f1", type_="form_submit", at="2026-11-20T11:00:00Z", profile={"company_id": "RIVAL", "job_title": "Director"})
+    form = accepted(
+        "f1", type_="form_submit", at="2026-11-20T11:00:00Z", profile={"company_id": "RIVAL", "job_title": "Director"}
+    )
     service.score([AcceptedEvent(form.event, form.raw, form.message_id, source="form")])
     lead = engine.repository.load("ann@acme.example").state
     assert lead.account == "id:acme-42" and lead.profile["company_id"] == "ACME-42"
@@ -74,7 +78,9 @@ def test_a_long_anonymous_past_replays_only_its_newest_events(engine):
         service.score(
             [visit(f"v{i}", "cookie-9", f"2026-11-20T{i // 60:02d}:{i % 60:02d}:00Z") for i in range(start, start + 10)]
         )
-    service.score([accepted("i1", type_="identify", at="2026-11-20T23:00:00Z", properties={"anonymous_id": "cookie-9"})])
+    service.score(
+        [accepted("i1", type_="identify", at="2026-11-20T23:00:00Z", properties={"anonymous_id": "cookie-9"})]
+    )
     assert engine.repository.load("ann@acme.example").state.rule_points == {"visit": MAX_REPLAYED}
     assert len(service.repository.logged_events("anon:cookie-9", newest=MAX_REPLAYED)) == MAX_REPLAYED
 
@@ -85,17 +91,21 @@ def test_a_late_event_redelivered_is_logged_once(engine):
     late = accepted("old", at="2026-11-01T10:00:00Z")
     first, again = service.score([late]), service.score([late])
     assert (first.late, again.duplicates) == (1, 1)
-    assert sorted(logged_ids("ann@acme.example")) == ["new", "old"]
+    assert sorted(logged_ids(engine.repository, "ann@acme.example")) == ["new", "old"]
 
 
 def test_history_items_are_written_once_and_never_replaced(engine):
     service = engine.service(COUNTING)
     service.score([accepted("e1")])
     stored = engine.repository.load("ann@acme.example")
-    plan = LeadCommit(stored.state, stored.version, 1.0, "v")
-    plan.scored.append(ScoredEvent("ann@acme.example", "e2", "page_view", 1_795_169_100.0, [], [], 1, 1, "a", "a"))
-    # Given a history item already at the sort key the next save will use
-    key = sort_key(1_795_169_100.0, stored.version + 1)
+    # a save whose history, with what waits in the lead item, is too much to keep waiting: written out
+    plan = LeadCommit(stored.state, stored.version, 1.0, "v", pending=stored.pending)
+    note = {"detail": "".join(hashlib.sha256(bytes([i])).hexdigest() for i in range(40))}  # 2.5 KB that do not compress
+    plan.scored.append(
+        ScoredEvent("ann@acme.example", "e2", "page_view", 1_795_169_100.0, [], [], 1, 1, "a", "a", note)
+    )
+    # Given a history item already at the sort key it will be written out with (oldest waiting, new version)
+    key = sort_key(1_795_168_800.0, stored.version + 1)  # e1's time (2026-11-20T10:00:00Z): the oldest
     HistoryItem("ann@acme.example", key, version=2, events="[]", model_version="x", recorded_at=0).save()
     # Then the save refuses to overwrite it (a conflict: reload and retry), and the old item is intact
     with pytest.raises(VersionConflict):

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from test_scoring_storage import accepted
 
-from leadscore.adapters.dynamodb import AccountItem, HistoryItem, LeadItem, LeadRepository, unpack_state
+from leadscore.adapters.dynamodb import AccountItem, LeadItem, LeadRepository, unpack_state
 from leadscore.adapters.runs import RescoreRuns
 from leadscore.core.compiler import compile_model
 from leadscore.core.loader import load_text
@@ -116,10 +116,7 @@ def test_a_rescore_racing_live_events_and_redeliveries_counts_every_event_once(e
         assert state["rule_fires"] == expected.leads[lead].rule_fires, lead  # every event once
         assert item.model_version == new_model.version
         changes = [
-            entry
-            for history in HistoryItem.query(lead, consistent_read=True)
-            for entry in json.loads(history.events)
-            if entry["event_type"] == "model_change"
+            entry for entry in engine.repository.history(lead, limit=100_000) if entry["event_type"] == "model_change"
         ]
         assert len(changes) == 1, lead  # replayed once, by whoever got there first
     for account, result in expected.accounts.items():

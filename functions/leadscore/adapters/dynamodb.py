@@ -4,11 +4,14 @@ Nothing above this module touches boto3 or PynamoDB; their errors are translated
 `VersionConflict` (someone else saved the lead first: reload and retry) and
 `RetryableStorageError` (throttling, timeouts: let SQS redeliver).
 
-Per lead and per batch, one transaction writes the lead (conditional on its version), one
-history item (every scored event of the batch, with its changes), one event-log item (every
-accepted event as received) and the lead's account membership: a save is atomic, so nothing
-is half-written when a Lambda dies mid-way, and it stays within even the oldest transaction
-limit (10 items) whatever the batch size.
+Per lead and per batch, a save is one atomic write: the lead's item (conditional on its version)
+with the batch's history (every scored event, with its changes) and event log (every accepted
+event as received) waiting in it, `pending`, until they fill it to about 2 KB; then, or when the
+save writes other items anyway (the account membership, alerts, velocity figures, aliases), one
+transaction writes them all, the waiting history and log as one history item and one event-log
+item. Nothing is half-written when a Lambda dies mid-way, and a save that touches only the lead
+costs one PutItem of at most 2 write units instead of a transaction of three items (6 units).
+Readers merge what is waiting with what was written, so history and log read the same either way.
 """
 
 from __future__ import annotations
@@ -118,6 +121,9 @@ class LeadItem(Model):
     # indexed by DueIndex; absent when nothing is due, so the index holds only leads that matter.
     due_shard = UnicodeAttribute(null=True)  # due#00..due#15: spreads the index over partitions
     due_at = NumberAttribute(null=True)
+    # History and event-log records of the latest saves, not yet written as their own items (JSON:
+    # {"history": [{sk, version, model_version, recorded_at, entries}], "log": [{sk, received_at, entries}]})
+    pending = PackedJSONAttribute(null=True)
 
 
 DUE_SHARDS = 16
@@ -255,6 +261,67 @@ def sort_key(ts: float, version: int) -> str:
     return f"{format_timestamp(ts)}#{version:010d}"
 
 
+# A lead item holding its waiting history and log up to this size costs 2 write units a save;
+# past it they are written out (see the module's docstring).
+LEAD_ITEM_BUDGET = 2048
+NO_PENDING: dict[str, list[dict[str, Any]]] = {"history": [], "log": []}
+
+
+def unpack_pending(text: str | None) -> dict[str, list[dict[str, Any]]]:
+    if not text:
+        return {"history": [], "log": []}
+    pending: dict[str, list[dict[str, Any]]] = json.loads(text)
+    return {"history": list(pending.get("history", [])), "log": list(pending.get("log", []))}
+
+
+def item_size(item: Model) -> int:
+    """The item's size as DynamoDB bills it: names and values (a number counted at its longest)."""
+    size = 0
+    for name, value in item.serialize().items():
+        kind, raw = next(iter(value.items()))
+        size += len(name.encode())
+        if kind == BINARY:
+            size += len(raw)
+        elif kind == STRING:
+            size += len(raw.encode())
+        elif kind == "N":
+            size += len(raw) + 1
+        else:
+            size += len(json.dumps(raw, default=str))
+    return size
+
+
+def _read(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as readers get it, without the save time an item written out keeps for each."""
+    entry.pop("recorded_at", None)
+    entry.pop("received_at", None)
+    return entry
+
+
+def _merged(
+    written: Iterable[tuple[str, list[dict[str, Any]]]],
+    waiting: list[tuple[str, list[dict[str, Any]]]],
+    enough: int | None,
+    version: int,
+) -> list[list[dict[str, Any]]] | None:
+    """(sk, entries) blocks newest first: the items read (newest first) and the records waiting in
+    the lead item at `version`, in sort-key order, reading items until `enough` entries are found.
+    None if an item read was written out after that version (the waiting records read are stale)."""
+    blocks, found, lowest, stopped = [], 0, None, False
+    for sk, entries in written:
+        if int(sk.rsplit("#", 1)[1]) > version:
+            return None
+        blocks.append((sk, entries))
+        found += len(entries)
+        lowest = sk
+        if enough is not None and found >= enough:
+            stopped = True
+            break
+    # a waiting record older than the last item read could come after items not read: left out
+    blocks += [(sk, entries) for sk, entries in waiting if not stopped or lowest is None or sk >= lowest]
+    return [entries for _, entries in sorted(blocks, key=lambda block: block[0], reverse=True)]
+
+
 @dataclass
 class StoredLead:
     state: LeadState | None
@@ -262,6 +329,7 @@ class StoredLead:
     merged_into: str | None = None
     score: float | None = None  # the main score last saved (its account membership holds the same)
     model_version: str | None = None  # the model its state was built under (a rescore replays it when it differs)
+    pending: str | None = None  # history and log waiting in the lead item (LeadItem.pending): kept by the next save
 
 
 @dataclass
@@ -346,7 +414,7 @@ class AccountView:
 
 @dataclass
 class LeadCommit:
-    """Everything one lead's batch changes, written in one transaction."""
+    """Everything one lead's batch changes, written in one atomic write (a PutItem or a transaction)."""
 
     state: LeadState
     expected_version: int  # 0: the lead must not exist yet
@@ -360,6 +428,8 @@ class LeadCommit:
     previous_score: float | None = None  # the score its account membership was last saved with
     due_at: float | None = None  # when the schedule next has work for this lead (DueIndex)
     day_figures: dict[Any, dict[str, Any]] = field(default_factory=dict)  # day -> velocity delta
+    pending: str | None = None  # StoredLead.pending of the version expected
+    alias_pending: dict[str, str] = field(default_factory=dict)  # anonymous lead -> its StoredLead.pending
 
 
 def _translate(error: Exception) -> StorageError:
@@ -393,7 +463,42 @@ class LeadRepository:
             raise _translate(error) from error
         state = LeadState.from_dict(unpack_state(item.state)) if item.state else None
         score = float(item.score) if item.score is not None else None
-        return StoredLead(state, int(item.version or 0), item.merged_into, score, item.model_version)
+        return StoredLead(state, int(item.version or 0), item.merged_into, score, item.model_version, item.pending)
+
+    def _blocks(self, lead: str, kind: str, enough: int | None = None) -> list[list[dict[str, Any]]]:
+        """The lead's history ("history") or event log ("log") as entry blocks, newest first: the
+        items written out and the records still waiting in the lead's item, read as one. Read again
+        if the lead wrote its waiting records out in between (rare: it only moves them)."""
+        table: type[HistoryItem] | type[EventLogItem] = HistoryItem if kind == "history" else EventLogItem
+        for _ in range(10):
+            try:
+                try:
+                    lead_item = LeadItem.get(
+                        lead, consistent_read=True, attributes_to_get=["lead", "version", "pending"]
+                    )
+                    version, records = int(lead_item.version or 0), unpack_pending(lead_item.pending)[kind]
+                except LeadItem.DoesNotExist:
+                    version, records = 10**10, []  # gone (or never was): whatever items remain
+                if kind == "history":
+                    waiting = [
+                        (r["sk"], [{**e, "model_version": r["model_version"]} for e in r["entries"]]) for r in records
+                    ]
+                    written = (
+                        (item.sk, [_read({"model_version": item.model_version, **e}) for e in json.loads(item.events)])
+                        for item in HistoryItem.query(lead, scan_index_forward=False, consistent_read=True)
+                    )
+                else:
+                    waiting = [(r["sk"], r["entries"]) for r in records]
+                    written = (
+                        (item.sk, [_read(entry) for entry in json.loads(item.events)])
+                        for item in table.query(lead, scan_index_forward=False, consistent_read=True)
+                    )
+                blocks = _merged(written, waiting, enough, version)
+            except PynamoDBException as error:
+                raise _translate(error) from error
+            if blocks is not None:
+                return blocks
+        raise RetryableStorageError(f"{lead}: its history kept moving while read")
 
     def logged_events(self, lead: str, newest: int | None = None) -> list[dict[str, Any]]:
         """The lead's logged events in the project format, oldest first; only the `newest` N if given.
@@ -401,14 +506,8 @@ class LeadRepository:
         Read newest item first and stopped once N are found, so a visitor with a long history
         costs a bounded read.
         """
-        events: list[dict[str, Any]] = []
-        try:
-            for item in EventLogItem.query(lead, consistent_read=True, scan_index_forward=False):
-                events.extend(entry["event"] for entry in reversed(json.loads(item.events)))
-                if newest is not None and len(events) >= newest:
-                    break
-        except PynamoDBException as error:
-            raise _translate(error) from error
+        blocks = self._blocks(lead, "log", newest)
+        events = [entry["event"] for entries in blocks for entry in reversed(entries)]
         if newest is not None:
             events = events[:newest]
         events.reverse()
@@ -416,16 +515,8 @@ class LeadRepository:
 
     def history(self, lead: str, limit: int = 20) -> list[dict[str, Any]]:
         """The lead's most recent scored events, newest first, each with its changes."""
-        entries: list[dict[str, Any]] = []
-        try:
-            for item in HistoryItem.query(lead, scan_index_forward=False, consistent_read=True):
-                for entry in reversed(json.loads(item.events)):
-                    entries.append({**entry, "model_version": item.model_version})
-                if len(entries) >= limit:
-                    break
-        except PynamoDBException as error:
-            raise _translate(error) from error
-        return entries[:limit]
+        blocks = self._blocks(lead, "history", limit)
+        return [entry for entries in blocks for entry in reversed(entries)][:limit]
 
     def account_members(self, account: str) -> tuple[dict[str, float], set[str]]:
         """(every member lead -> score, the account alerts that fired and wait to re-arm): reads
@@ -683,40 +774,57 @@ class LeadRepository:
         return self._transact_flip(write)
 
     def commit(self, plan: LeadCommit) -> int:
-        """Write one lead's batch atomically; returns the new version."""
+        """Write one lead's batch atomically (one PutItem, or one transaction); returns the new version."""
         now = self.clock()
         new_version = plan.expected_version + 1
         state = plan.state
+        pending = unpack_pending(plan.pending)
+        history, log = self._history_and_log(plan, new_version, now)
+        pending["history"] += history
+        pending["log"] += log
+        lead_item = LeadItem(
+            state.lead,
+            version=new_version,
+            state=pack_state(state),
+            score=plan.score,
+            stage=state.stage,
+            account=state.account,
+            model_version=plan.model_version,
+            updated_at=now,
+            due_shard=due_shard(state.lead) if plan.due_at is not None else None,
+            due_at=plan.due_at,
+            pending=json.dumps(pending, separators=(",", ":"), default=str) if pending != NO_PENDING else None,
+        )
+        others: list[Model] = []  # written once, never replaced
+        if lead_item.pending is not None and item_size(lead_item) > LEAD_ITEM_BUDGET:
+            others += self._written_out(state.lead, pending, new_version, plan.model_version, now)
+            lead_item.pending = None
+        if plan.expected_version == 0:
+            lead_condition = LeadItem.lead.does_not_exist()
+        else:
+            lead_condition = LeadItem.version == plan.expected_version
+        stayed = plan.previous_account == state.account and plan.previous_score is not None
+        moves_account = bool(state.account) and (not stayed or plan.score != (plan.previous_score or 0.0))
+        leaves_account = bool(plan.previous_account) and plan.previous_account != state.account
+        if not (others or moves_account or leaves_account or plan.alerts or plan.day_figures or plan.aliases):
+            try:
+                lead_item.save(condition=lead_condition)  # the lead alone: no transaction, half the price
+            except PynamoDBException as error:
+                raise _translate(error) from error
+            return new_version
 
         def write(tx: TransactWrite) -> None:
-            for item in self._history_and_log(plan, new_version, now):
-                tx.save(item, condition=type(item).sk.does_not_exist())  # immutable: written once, never replaced
-            lead_item = LeadItem(
-                state.lead,
-                version=new_version,
-                state=pack_state(state),
-                score=plan.score,
-                stage=state.stage,
-                account=state.account,
-                model_version=plan.model_version,
-                updated_at=now,
-                due_shard=due_shard(state.lead) if plan.due_at is not None else None,
-                due_at=plan.due_at,
-            )
-            if plan.expected_version == 0:
-                tx.save(lead_item, condition=LeadItem.lead.does_not_exist())
-            else:
-                tx.save(lead_item, condition=LeadItem.version == plan.expected_version)
-            stayed = plan.previous_account == state.account and plan.previous_score is not None
-            if state.account:
+            for item in others:
+                tx.save(item, condition=type(item).sk.does_not_exist())
+            tx.save(lead_item, condition=lead_condition)
+            if moves_account and state.account:
                 delta = plan.score - ((plan.previous_score or 0.0) if stayed else 0.0)
-                if not stayed or delta:  # a member whose score did not move is not rewritten
-                    member = AccountItem(
-                        state.account, f"member#{state.lead}", lead=state.lead, member_score=plan.score, updated_at=now
-                    )
-                    tx.save(member)
-                    self._add_to_summary(tx, state.account, delta, 0 if stayed else 1)
-            if plan.previous_account and plan.previous_account != state.account:
+                member = AccountItem(
+                    state.account, f"member#{state.lead}", lead=state.lead, member_score=plan.score, updated_at=now
+                )
+                tx.save(member)
+                self._add_to_summary(tx, state.account, delta, 0 if stayed else 1)
+            if leaves_account and plan.previous_account:
                 tx.delete(AccountItem(plan.previous_account, f"member#{state.lead}"))
                 self._add_to_summary(tx, plan.previous_account, -(plan.previous_score or 0.0), -1)
             for alert in plan.alerts:
@@ -730,12 +838,61 @@ class LeadRepository:
                 )
                 tx.save(figures, condition=MetricsItem.sk.does_not_exist())
             for anonymous, version in plan.aliases:
+                # the visitor's waiting history and log are written out: its item becomes an alias
+                waiting = unpack_pending(plan.alias_pending.get(anonymous))
+                for item in self._written_out(anonymous, waiting, version + 1, plan.model_version, now):
+                    tx.save(item, condition=type(item).sk.does_not_exist())
                 alias = LeadItem(anonymous, version=version + 1, merged_into=state.lead, updated_at=now)
                 condition = LeadItem.lead.does_not_exist() if version == 0 else LeadItem.version == version
                 tx.save(alias, condition=condition)
 
         self._transact(write)
         return new_version
+
+    def _written_out(
+        self, lead: str, pending: dict[str, list[dict[str, Any]]], version: int, model_version: str, now: float
+    ) -> list[Model]:
+        """The waiting records as one history item and one event-log item, keyed by their oldest
+        record's time and the version that writes them out (a version writes them out once)."""
+        items: list[Model] = []
+        if pending["history"]:
+            records = pending["history"]
+            retention = self.settings.history_retention_days
+            items.append(
+                HistoryItem(
+                    lead,
+                    f"{min(r['sk'] for r in records).rsplit('#', 1)[0]}#{version:010d}",
+                    version=version,
+                    events=json.dumps(
+                        [
+                            {**entry, "model_version": r["model_version"], "recorded_at": r["recorded_at"]}
+                            for r in records
+                            for entry in r["entries"]
+                        ],
+                        separators=(",", ":"),
+                        default=str,
+                    ),
+                    model_version=model_version,
+                    recorded_at=now,
+                    expires_at=int(now + retention * 86400) if retention > 0 else None,
+                )
+            )
+        if pending["log"]:
+            records = pending["log"]
+            items.append(
+                EventLogItem(
+                    lead,
+                    f"{min(r['sk'] for r in records).rsplit('#', 1)[0]}#{version:010d}",
+                    events=json.dumps(
+                        [{**entry, "received_at": r["received_at"]} for r in records for entry in r["entries"]],
+                        separators=(",", ":"),
+                        default=str,
+                    ),
+                    received_at=max(float(r["received_at"]) for r in records),  # each entry keeps its own
+                    expires_at=int(now + self.settings.event_retention_days * 86400),
+                )
+            )
+        return items
 
     @staticmethod
     def _add_to_summary(tx: TransactWrite, account: str, delta: float, members: int) -> None:
@@ -745,64 +902,55 @@ class LeadRepository:
             actions.append(AccountItem.members.add(members))
         tx.update(AccountItem(account, SUMMARY), actions=actions)
 
-    def _history_and_log(self, plan: LeadCommit, version: int, now: float) -> list[Model]:
-        items: list[Model] = []
-        lead = plan.state.lead
+    @staticmethod
+    def _history_and_log(
+        plan: LeadCommit, version: int, now: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """This save's history record and event-log record (none when it scored or logged nothing)."""
+        history: list[dict[str, Any]] = []
+        log: list[dict[str, Any]] = []
         if plan.scored:
-            retention = self.settings.history_retention_days
-            items.append(
-                HistoryItem(
-                    lead,
-                    sort_key(min(scored.ts for scored in plan.scored), version),
-                    version=version,
-                    events=json.dumps(
-                        [
-                            {
-                                "event_id": scored.event_id,
-                                "event_type": scored.event_type,
-                                "at": format_timestamp(scored.ts),
-                                "score_before": scored.score_before,
-                                "score_after": scored.score_after,
-                                "stage_before": scored.stage_before,
-                                "stage_after": scored.stage_after,
-                                "changes": [change._asdict() for change in scored.changes],
-                                "alerts": scored.alerts,
-                                **scored.note,
-                            }
-                            for scored in plan.scored
-                        ],
-                        separators=(",", ":"),
-                        default=str,
-                    ),
-                    model_version=plan.model_version,
-                    recorded_at=now,
-                    expires_at=int(now + retention * 86400) if retention > 0 else None,
-                )
+            history.append(
+                {
+                    "sk": sort_key(min(scored.ts for scored in plan.scored), version),
+                    "version": version,
+                    "model_version": plan.model_version,
+                    "recorded_at": now,
+                    "entries": [
+                        {
+                            "event_id": scored.event_id,
+                            "event_type": scored.event_type,
+                            "at": format_timestamp(scored.ts),
+                            "score_before": scored.score_before,
+                            "score_after": scored.score_after,
+                            "stage_before": scored.stage_before,
+                            "stage_after": scored.stage_after,
+                            "changes": [change._asdict() for change in scored.changes],
+                            "alerts": scored.alerts,
+                            **scored.note,
+                        }
+                        for scored in plan.scored
+                    ],
+                }
             )
         if plan.logged:
-            items.append(
-                EventLogItem(
-                    lead,
-                    sort_key(min(logged.ts for logged in plan.logged), version),
-                    events=json.dumps(
-                        [
-                            {
-                                "id": logged.event_id,
-                                "type": logged.event_type,
-                                "at": format_timestamp(logged.ts),
-                                "payload": logged.payload,
-                                "event": logged.event,
-                            }
-                            for logged in plan.logged
-                        ],
-                        separators=(",", ":"),
-                        default=str,
-                    ),
-                    received_at=now,
-                    expires_at=int(now + self.settings.event_retention_days * 86400),
-                )
+            log.append(
+                {
+                    "sk": sort_key(min(logged.ts for logged in plan.logged), version),
+                    "received_at": now,
+                    "entries": [
+                        {
+                            "id": logged.event_id,
+                            "type": logged.event_type,
+                            "at": format_timestamp(logged.ts),
+                            "payload": logged.payload,
+                            "event": logged.event,
+                        }
+                        for logged in plan.logged
+                    ],
+                }
             )
-        return items
+        return history, log
 
     def _transact_flip(self, write: Any, attempts: int = 8) -> bool:
         """A conditional flip: False when its condition failed (someone else flipped first);
@@ -843,23 +991,13 @@ class LeadRepository:
 
     def logged_entries(self, lead: str) -> list[dict[str, Any]]:
         """Every event-log entry of the lead ({id, type, at, payload, event}), oldest item first."""
-        entries: list[dict[str, Any]] = []
-        try:
-            for item in EventLogItem.query(lead, consistent_read=True):
-                entries.extend(json.loads(item.events))
-        except PynamoDBException as error:
-            raise _translate(error) from error
-        return entries
+        blocks = self._blocks(lead, "log")
+        return [entry for entries in reversed(blocks) for entry in entries]
 
     def history_times(self, lead: str) -> list[str]:
         """The `at` of every scored entry in the lead's history (ISO 8601 UTC)."""
-        times: list[str] = []
-        try:
-            for item in HistoryItem.query(lead, consistent_read=True):
-                times.extend(str(entry.get("at")) for entry in json.loads(item.events) if entry.get("at"))
-        except PynamoDBException as error:
-            raise _translate(error) from error
-        return times
+        blocks = self._blocks(lead, "history")
+        return [str(entry.get("at")) for entries in reversed(blocks) for entry in entries if entry.get("at")]
 
     def alert_ids_for(self, subject: str) -> list[str]:
         """The ids of the alerts about `subject`, from the AlertsTable's BySubject index (never a scan)."""
@@ -978,34 +1116,59 @@ class LeadRepository:
         until: float | None = None,
         start: dict[str, Any] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """One page of one segment of a parallel scan of the event log, filtered on the save time
-        (`received_at`); returns the items' entries ({id, type, at, payload, event}) with their
-        lead, and the key to continue from (None at the end of the segment). Operators' tool only."""
-        condition = "#at >= :since" + (" AND #at < :until" if until is not None else "")
-        values: dict[str, Any] = {":since": {"N": repr(float(since))}}
-        if until is not None:
-            values[":until"] = {"N": repr(float(until))}
+        """One page of one segment of a parallel scan of the event log, and then of the log records
+        still waiting in lead items, filtered on the save time (`received_at`); returns the entries
+        ({id, type, at, payload, event}) with their lead, and the key to continue from (None at the
+        end of the segment). Operators' tool only."""
+        waiting = bool(start and start.get(WAITING))
         arguments: dict[str, Any] = {
-            "TableName": EventLogItem.Meta.table_name,
+            "TableName": LeadItem.Meta.table_name if waiting else EventLogItem.Meta.table_name,
             "Segment": segment,
             "TotalSegments": segments,
-            "FilterExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ProjectionExpression": "#lead, #sk, #events",
-            "ExpressionAttributeNames": {"#lead": "lead", "#sk": "sk", "#events": "events", "#at": "received_at"},
         }
-        if start:
-            arguments["ExclusiveStartKey"] = start
+        if waiting:
+            arguments |= {
+                "FilterExpression": "attribute_exists(#pending)",
+                "ProjectionExpression": "#lead, #pending",
+                "ExpressionAttributeNames": {"#lead": "lead", "#pending": "pending"},
+            }
+        else:  # an item written out holds saves up to its received_at: each entry is checked below
+            arguments |= {
+                "FilterExpression": "#at >= :since",
+                "ExpressionAttributeValues": {":since": {"N": repr(float(since))}},
+                "ProjectionExpression": "#lead, #sk, #events, #at",
+                "ExpressionAttributeNames": {"#lead": "lead", "#sk": "sk", "#events": "events", "#at": "received_at"},
+            }
+        key = {name: value for name, value in (start or {}).items() if name != WAITING}
+        if key:
+            arguments["ExclusiveStartKey"] = key
         try:
             page = self._connection.client.scan(**arguments)
         except Exception as error:  # botocore's ClientError and connection errors alike
             raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
-        entries = [
-            {**entry, "lead": item["lead"]["S"]}
-            for item in page.get("Items", [])
-            for entry in json.loads(packed_json(item["events"]))
-        ]
-        return entries, page.get("LastEvaluatedKey")
+        entries: list[dict[str, Any]] = []
+        for item in page.get("Items", []):
+            lead = item["lead"]["S"]
+            if waiting:
+                found = [
+                    {**entry, "received_at": record["received_at"]}
+                    for record in unpack_pending(packed_json(item["pending"]))["log"]
+                    for entry in record["entries"]
+                ]
+            else:
+                saved = float(item["received_at"]["N"])
+                found = [{"received_at": saved, **entry} for entry in json.loads(packed_json(item["events"]))]
+            for entry in found:
+                at = float(entry.pop("received_at"))
+                if at >= since and (until is None or at < until):
+                    entries.append({**entry, "lead": lead})
+        following = page.get("LastEvaluatedKey")
+        if following:
+            return entries, ({**following, WAITING: {"BOOL": True}} if waiting else following)
+        return entries, (None if waiting else {WAITING: {"BOOL": True}})  # then the lead items' waiting log
+
+
+WAITING = "__waiting__"  # in a scan_event_log cursor: the scan has reached the lead items
 
 
 @dataclass

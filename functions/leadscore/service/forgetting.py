@@ -56,8 +56,8 @@ class ForgetReport:
 
     leads: int = 0
     aliases: int = 0
-    history: int = 0
-    event_log: int = 0
+    history: int = 0  # history entries (scored events and their changes)
+    event_log: int = 0  # logged events
     alerts: int = 0
     velocity: int = 0
     account_memberships: int = 0
@@ -125,16 +125,22 @@ class Forgetting:
             owned = repository.load(visitor)
             if owned is None or owned.merged_into != email:
                 continue  # never linked, or another lead's visitor: not this person's data
-            report.history += repository.delete_keys(HistoryItem, repository.lead_keys(HistoryItem, visitor))
-            report.event_log += repository.delete_keys(EventLogItem, repository.lead_keys(EventLogItem, visitor))
+            report.history += len(repository.history_times(visitor))
+            report.event_log += len(repository.logged_entries(visitor))
+            repository.delete_keys(HistoryItem, repository.lead_keys(HistoryItem, visitor))
+            repository.delete_keys(EventLogItem, repository.lead_keys(EventLogItem, visitor))
             report.alerts += self._delete_alerts(visitor)
             report.aliases += int(repository.delete_alias(visitor, email))
         report.alerts += self._delete_alerts(email)
         report.velocity += repository.delete_keys(
             MetricsItem, repository.velocity_keys_of(email, {day for day in days if day})
         )
-        report.history += repository.delete_keys(HistoryItem, repository.lead_keys(HistoryItem, email))
-        report.event_log += repository.delete_keys(EventLogItem, repository.lead_keys(EventLogItem, email))
+        # counted in entries: those written out as items, and those waiting in the lead item, which
+        # goes with it (last, so a crashed forget finds the rest again)
+        report.history += len(times)
+        report.event_log += len(entries)
+        repository.delete_keys(HistoryItem, repository.lead_keys(HistoryItem, email))
+        repository.delete_keys(EventLogItem, repository.lead_keys(EventLogItem, email))
         erased = repository.remove_lead(email)
         report.leads += int(erased.removed)
         report.account_memberships += int(erased.member_removed)

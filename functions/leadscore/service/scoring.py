@@ -201,14 +201,17 @@ class ScoringService:
         events = [self._as_trusted(item)._replace(lead=lead) for item in items]
         raw = {item.event.id: item.raw for item in items}
         aliases: list[tuple[str, int]] = []
+        alias_pending: dict[str, str] = {}
         for event in events:
             anonymous_id = linked_anonymous_id(event)
             if anonymous_id is None:
                 continue
             earlier = self._take_over_anonymous(anonymous_lead(anonymous_id), lead, result)
             if earlier is not None:
-                alias_version, replayed = earlier
+                alias_version, replayed, waiting = earlier
                 aliases.append((anonymous_lead(anonymous_id), alias_version))
+                if waiting:
+                    alias_pending[anonymous_lead(anonymous_id)] = waiting
                 events.extend(replayed)
         plan = LeadCommit(
             state,
@@ -218,6 +221,8 @@ class ScoringService:
             previous_account=previous_account,
             aliases=aliases,
             previous_score=stored.score if stored is not None and stored.state is not None else None,
+            pending=stored.pending if stored is not None else None,
+            alias_pending=alias_pending,
         )
         outcomes = []
         counts = {"scored": 0, "duplicate": 0, "late": 0}
@@ -317,8 +322,11 @@ class ScoringService:
             return event
         return event._replace(profile={k: v for k, v in event.profile.items() if k not in trusted})
 
-    def _take_over_anonymous(self, anonymous: str, lead: str, result: BatchResult) -> tuple[int, list[Event]] | None:
-        """The anonymous visitor's newest logged events, re-keyed to the lead; None if already linked.
+    def _take_over_anonymous(
+        self, anonymous: str, lead: str, result: BatchResult
+    ) -> tuple[int, list[Event], str | None] | None:
+        """The anonymous visitor's version, newest logged events (re-keyed to the lead) and the
+        history and log waiting in its item; None if already linked.
 
         A visitor belongs to the first lead it was linked to: a later claim by another lead is
         refused (its browsing never moves) and reported, so it can be logged.
@@ -334,7 +342,7 @@ class ScoringService:
                 replayed.append(parse_event(payload)._replace(lead=lead))
             except EventError:
                 continue  # it was accepted once under an older format; skip rather than block
-        return (stored.version if stored else 0), replayed
+        return (stored.version if stored else 0), replayed, (stored.pending if stored else None)
 
     def _cold_alert(self, state: LeadState, now: float) -> Alert:
         """A lead turning cold is published (LeadCold) for a nurture track; nobody is emailed."""
