@@ -7,13 +7,14 @@ from __future__ import annotations
 import io
 import json
 import time
+from dataclasses import replace
 
 from test_scoring_storage import COUNTING, accepted
 
-from leadscore.adapters.dynamodb import EventLogItem, HistoryItem, LeadItem, _merged, unpack_pending
+from leadscore.adapters.dynamodb import EventLogItem, HistoryItem, LeadItem, LeadRepository, _merged, unpack_pending
 from leadscore.cli.export import Progress, read_log
 from leadscore.core.events import parse_event
-from leadscore.service.scoring import AcceptedEvent
+from leadscore.service.scoring import AcceptedEvent, ScoringService
 
 ANN = "ann@acme.example"
 
@@ -112,3 +113,16 @@ def test_reading_stops_early_without_misplacing_older_waiting_records():
     assert _merged(iter(written), waiting, None, 7) == [["e6"], ["e5"], ["e3"], ["late"]]
     # an item written out by a version after the lead item read: what was read as waiting is stale
     assert _merged(iter([("2026-11-20T10:01:00Z#0000000008", ["late"]), *written]), waiting, None, 7) is None
+
+
+def test_waiting_records_older_than_their_retention_are_dropped_at_the_next_save(engine):
+    now = [time.time()]
+    settings = replace(engine.settings, event_retention_days=30, history_retention_days=30)
+    model = engine.service(COUNTING).model
+    service = ScoringService(LeadRepository(settings, clock=lambda: now[0]), model)
+    service.score([accepted("old", at="2026-11-20T10:00:00Z")])
+    now[0] += 31 * 86400  # as a TTL would have removed an item of that age
+    service.score([accepted("new", at="2026-12-21T10:00:00Z")])
+    assert [entry["id"] for entry in engine.repository.logged_entries(ANN)] == ["new"]
+    assert [entry["event_id"] for entry in engine.repository.history(ANN)] == ["new"]
+    assert engine.repository.load(ANN).state.engagement == 2  # the score keeps what it was given

@@ -778,7 +778,7 @@ class LeadRepository:
         now = self.clock()
         new_version = plan.expected_version + 1
         state = plan.state
-        pending = unpack_pending(plan.pending)
+        pending = self._unexpired(unpack_pending(plan.pending), now)
         history, log = self._history_and_log(plan, new_version, now)
         pending["history"] += history
         pending["log"] += log
@@ -848,6 +848,15 @@ class LeadRepository:
 
         self._transact(write)
         return new_version
+
+    def _unexpired(self, pending: dict[str, list[dict[str, Any]]], now: float) -> dict[str, list[dict[str, Any]]]:
+        """Waiting records younger than their table's retention: what a TTL would have left."""
+        limits = {"log": self.settings.event_retention_days, "history": self.settings.history_retention_days}
+        for kind, days in limits.items():
+            if days > 0:
+                at = "received_at" if kind == "log" else "recorded_at"
+                pending[kind] = [r for r in pending[kind] if float(r[at]) + days * 86400 > now]
+        return pending
 
     def _written_out(
         self, lead: str, pending: dict[str, list[dict[str, Any]]], version: int, model_version: str, now: float
