@@ -342,9 +342,14 @@ def check_seeding(
         if not close(consumer, seeded_state):
             differs = sorted(key for key in consumer if not close(consumer[key], seeded_state.get(key)))
             problems.append(f"{lead}: state differs in {differs}")
-        for field in ("score", "stage", "account", "model_version", "due_at", "due_shard"):
+        for field in ("score", "stage", "account", "model_version", "due_shard"):
             if not close(getattr(scored, field), getattr(seeded, field)):
                 problems.append(f"{lead}: {field} {getattr(scored, field)!r} (consumer) != {getattr(seeded, field)!r}")
+        # the consumer's DueIndex entry is a lower bound of the exact due time the seed writes
+        if (scored.due_at is None) != (seeded.due_at is None) or (
+            scored.due_at is not None and scored.due_at > seeded.due_at + 1e-6
+        ):
+            problems.append(f"{lead}: due_at {scored.due_at!r} (consumer) is not at or before {seeded.due_at!r}")
         logged = sorted(repository.logged_entries(lead), key=lambda e: (e["at"], e["id"]))
         if logged != sorted(json.loads(seed.logs[seed.leads.index(seeded)].events), key=lambda e: (e["at"], e["id"])):
             problems.append(f"{lead}: event log entries differ")

@@ -69,6 +69,7 @@ class Meter:
 
     def __init__(self) -> None:
         self.clients: list = []
+        self.indexed: dict[tuple[str, ...], tuple | None] = {}  # each item's index entry, across resets
         self.reset()
 
     def reset(self) -> None:
@@ -109,10 +110,37 @@ class Meter:
                 units = 0 if kind == "ConditionCheck" else 2 * write_units(size)
                 self.priced["write"] += units
                 self.by_table[body["TableName"].rsplit("-", 1)[-1]] += units
+                self.index_write(kind, body)
         elif model.name in ("PutItem", "UpdateItem", "DeleteItem"):
             units = write_units(item_size(params.get("Item", {})) or 1024)
             self.priced["write"] += units
             self.by_table[params["TableName"].rsplit("-", 1)[-1]] += units
+            self.index_write(model.name.removesuffix("Item"), params)
+
+    def index_write(self, kind: str, body: dict) -> None:
+        """The secondary-index writes a base-table write causes, by DynamoDB's rules: none when the
+        item's index entry (its index keys and projected attributes) is unchanged, one to add or
+        remove an entry, two when it changes (a delete and a put); entries here are under 1 KB.
+        Counted once (DynamoDB does not document transactions doubling them; it may).
+
+        LeadsTable's DueIndex (keys only: due_shard, due_at), AccountsTable's ByScore (member_score,
+        projecting lead), AlertsTable's BySubject (keys only: subject, occurred_at). Updates here
+        never change those attributes (summary sums, alert delivery state)."""
+        table = body["TableName"].rsplit("-", 1)[-1]
+        fields = {"LeadsTable": ("due_shard", "due_at"), "AccountsTable": ("member_score", "lead"),
+                  "AlertsTable": ("subject", "occurred_at")}.get(table)  # fmt: skip
+        if fields is None or kind == "Update":
+            return
+        names = {"LeadsTable": ("lead",), "AccountsTable": ("account", "sk"), "AlertsTable": ("alert_id",)}[table]
+        item = body["Item"] if kind == "Put" else body["Key"]
+        key = (table, *(str(item[name]) for name in names))
+        entry = tuple(str(item.get(name)) for name in fields) if kind == "Put" and fields[0] in item else None
+        before = self.indexed.get(key)
+        self.indexed[key] = entry
+        units = 0 if before == entry else 1 if before is None or entry is None else 2
+        self.priced["write"] += units
+        self.priced["index"] += units
+        self.by_table[f"{table} index"] += units
 
     def after(self, parsed, model, **_):
         consumed = parsed.get("ConsumedCapacity")

@@ -171,6 +171,35 @@ def test_the_due_index_holds_only_leads_with_something_due(daily):
     assert ann.due_at == at("2026-09-03T09:00:00Z")  # 30 days after the last activity: the first step
 
 
+def test_an_event_that_postpones_the_due_time_leaves_the_index_entry_and_the_early_visit_corrects_it(daily):
+    """The DueIndex entry is a lower bound: a later event does not rewrite it (two write units a
+    save), the run wakes the lead early, changes no score, writes the exact time, and decays it then."""
+    api = daily
+    score_directly(api, history())
+    later = {"id": "a20", "type": "page_view", "email": "ann@acme.example", "timestamp": "2026-08-20T09:00:00Z"}
+    score_directly(api, [later])  # ann's decay now starts 19 Sep, her cold mark 4 Oct
+    ann = LeadItem.get("ann@acme.example")
+    assert ann.due_at == at("2026-09-03T09:00:00Z") and ann.version == 2  # saved, entry left as it was
+    before = stored()["ann@acme.example"]
+
+    run_day(api, at("2026-09-04T05:00:00Z"))  # woken early: nothing is due yet
+    ann = LeadItem.get("ann@acme.example")
+    assert stored()["ann@acme.example"] == before
+    assert ann.due_at == at("2026-09-19T09:00:00Z") and ann.version == 3  # the exact time, one save
+
+    run_day(api, at("2026-09-05T05:00:00Z"))  # not woken again before then
+    assert LeadItem.get("ann@acme.example").version == 3
+
+    when = at("2026-09-20T05:00:00Z")
+    run_day(api, when)
+    events = [parse_event(e) for e in [*history(), later]]
+    expected = {lead["lead"]: lead for lead in simulate(compile_model(load_text(MODEL)), events, when).report()["leads"]}
+    state = stored()["ann@acme.example"]
+    assert state["engagement"] == pytest.approx(expected["ann@acme.example"]["engagement"])
+    assert state["engagement"] == pytest.approx(before["engagement"] * 0.9)  # the first step, due 19 Sep
+    assert LeadItem.get("ann@acme.example").due_at == at("2026-09-26T09:00:00Z")  # the next step
+
+
 VELOCITY_MODEL = """
 name: velocity-test
 reports:

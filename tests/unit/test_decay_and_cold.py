@@ -440,3 +440,41 @@ def test_decay_calls_at_increasing_times_equal_one_call_at_the_last(kind, engage
     for name in ("engagement", "extras", "decay_steps", "stage", "disarmed", "cold_since"):
         assert getattr(many, name) == getattr(once, name), name
     assert apply_decay(compiled, once, last).changes == [] and mark_cold(compiled, once, last).changes == []
+
+
+@PROPERTY
+@given(
+    gaps=st.lists(st.integers(min_value=0, max_value=90 * int(DAY)), min_size=1, max_size=12),
+    woken_at=st.lists(st.booleans(), min_size=12, max_size=12),
+)
+def test_the_due_index_entry_is_never_later_than_the_due_time_and_moves_only_when_it_must(gaps, woken_at):
+    """Events move the DueIndex entry only when their due time comes earlier than it; a visit writes the exact time."""
+    from leadscore.service.scoring import due_to_index, next_due_at
+
+    compiled = MODELS["percent"]
+    state = new_lead(compiled, LEAD)
+    indexed, ts, rewrites = None, T0, 0
+    for n, (gap, woken) in enumerate(zip(gaps, woken_at, strict=False)):
+        ts += gap
+        apply_decay(compiled, state, ts)
+        apply_event(compiled, state, Event(f"e{n}", "page_view", LEAD, ts, {}))
+        exact = next_due_at(compiled, state)
+        entry = due_to_index(indexed, exact, woken)
+        assert (entry is None) == (exact is None) and (entry is None or entry <= exact)
+        if woken:
+            assert entry == exact  # the schedule's visit leaves the exact time
+        elif indexed is not None and exact is not None and indexed <= exact:
+            assert entry == indexed  # postponed: the entry stays (no index write)
+        rewrites += entry != indexed
+        indexed = entry
+    assert rewrites <= 1 + sum(woken_at[: len(gaps)])  # the first save, then only visits
+
+
+def test_the_due_index_entry_comes_earlier_when_the_due_time_does():
+    from leadscore.service.scoring import due_to_index
+
+    assert due_to_index(None, 100.0, woken=False) == 100.0
+    assert due_to_index(100.0, 250.0, woken=False) == 100.0
+    assert due_to_index(300.0, 250.0, woken=False) == 250.0
+    assert due_to_index(100.0, 250.0, woken=True) == 250.0
+    assert due_to_index(100.0, None, woken=False) is None

@@ -330,6 +330,7 @@ class StoredLead:
     score: float | None = None  # the main score last saved (its account membership holds the same)
     model_version: str | None = None  # the model its state was built under (a rescore replays it when it differs)
     pending: str | None = None  # history and log waiting in the lead item (LeadItem.pending): kept by the next save
+    due_at: float | None = None  # what the DueIndex holds for it (a lower bound of its next due time)
 
 
 @dataclass
@@ -426,7 +427,7 @@ class LeadCommit:
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (anonymous lead, its version)
     alerts: list[AlertRecord] = field(default_factory=list)  # written in the same transaction
     previous_score: float | None = None  # the score its account membership was last saved with
-    due_at: float | None = None  # when the schedule next has work for this lead (DueIndex)
+    due_at: float | None = None  # when the schedule should wake this lead (DueIndex): at or before its next due time
     day_figures: dict[Any, dict[str, Any]] = field(default_factory=dict)  # day -> velocity delta
     pending: str | None = None  # StoredLead.pending of the version expected
     alias_pending: dict[str, str] = field(default_factory=dict)  # anonymous lead -> its StoredLead.pending
@@ -463,7 +464,8 @@ class LeadRepository:
             raise _translate(error) from error
         state = LeadState.from_dict(unpack_state(item.state)) if item.state else None
         score = float(item.score) if item.score is not None else None
-        return StoredLead(state, int(item.version or 0), item.merged_into, score, item.model_version, item.pending)
+        due = float(item.due_at) if item.due_at is not None else None
+        return StoredLead(state, int(item.version or 0), item.merged_into, score, item.model_version, item.pending, due)
 
     def _blocks(self, lead: str, kind: str, enough: int | None = None) -> list[list[dict[str, Any]]]:
         """The lead's history ("history") or event log ("log") as entry blocks, newest first: the

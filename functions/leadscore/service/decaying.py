@@ -1,7 +1,9 @@
 """The daily schedule's walk over the leads that have something due: a decay step, or turning cold.
 
-Every lead save writes `due_at` (the next decay step or cold mark) into the DueIndex, sharded
-sixteen ways; a run reads only the index entries due by its time, never a scan. It fans out:
+Each lead's item holds `due_at` in the DueIndex, sharded sixteen ways: its next decay step or
+cold mark, or an earlier time (a lower bound, so that events, which mostly postpone it, do not
+rewrite the index entry; a visit that finds nothing due yet writes the exact time); a run reads
+only the index entries due by its time, never a scan. It fans out:
 the scheduled start queues one work item per shard, and each work item reads one page of its
 shard, queues a tick per lead onto the scoring queue, and queues the next page, so 1,000,000
 due leads are a thousand short invocations, not one long one. The consumer applies each tick

@@ -110,6 +110,21 @@ def next_due_at(model: CompiledModel, state: LeadState) -> float | None:
     return min(times) if times else None
 
 
+def due_to_index(indexed: float | None, exact: float | None, woken: bool) -> float | None:
+    """What the DueIndex should hold for a lead: a lower bound of its next due time.
+
+    An event usually moves the due time later (decay restarts from the last activity, a score
+    increase postpones going cold); rewriting the index entry each time costs two write units
+    (a delete and a put), more than the lead's own save. So the entry stays while it is at or
+    before the exact time; the schedule then wakes the lead early at worst, and that visit
+    (`woken`) writes the exact time. The walker never misses a lead, since the entry is never
+    later than its due time, nor present when nothing is due.
+    """
+    if exact is None or woken or indexed is None or indexed > exact:
+        return exact
+    return indexed
+
+
 def schedule_tick(lead: str, at: float) -> Event:
     """The daily schedule's visit to one lead: decay and cold marking as of `at`."""
     return Event(f"tick:{at!r}", TICK, lead, at, {})
@@ -268,7 +283,10 @@ class ScoringService:
                 )
         latest = max(events, key=lambda e: (e.ts, e.id))
         saved = bool(plan.scored or plan.logged or aliases or model_change)
-        if saved:
+        indexed = stored.due_at if stored is not None else None
+        woken = any(event.type == TICK for event in events)
+        due = due_to_index(indexed, next_due_at(self.model, state), woken)
+        if saved or (woken and due != indexed):  # a visit that found nothing due yet moves the lead's index entry
             fired = [alert for outcome in outcomes for alert in outcome.alerts]
             plan.alerts = [self._record(alert, state.profile, state.account, result) for alert in fired]
             if model_change is not None:  # crossings the model change caused: recorded; emailed if the model says so
@@ -278,7 +296,7 @@ class ScoringService:
                 ]
                 fired += [] if suppress else model_change.alerts
             plan.score = main_score(self.model, state)
-            plan.due_at = next_due_at(self.model, state)
+            plan.due_at = due
             plan.day_figures = save_deltas(moves.transitions, moves.cold)
             self.repository.commit(plan)  # the alerts are stored with the change that caused them
             result.scored += counts["scored"]
