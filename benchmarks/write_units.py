@@ -86,12 +86,12 @@ class Meter:
         self.items_read = 0
 
     def attach(self, service) -> Meter:
-        """Meter every DynamoDB client a scoring service saves through (its repository's, and the
-        lead and account models' own)."""
-        from leadscore.adapters.dynamodb import AccountItem, LeadItem
+        """Meter every DynamoDB client a scoring service reads and saves through (its repository's,
+        and each table model's own)."""
+        from leadscore.adapters.dynamodb import AccountItem, AlertItem, EventLogItem, HistoryItem, LeadItem, MetricsItem
 
         clients = {id(service.repository._connection.client): service.repository._connection.client}
-        for model in (LeadItem, AccountItem):
+        for model in (LeadItem, AccountItem, HistoryItem, EventLogItem, AlertItem, MetricsItem):
             client = model._get_connection().connection.client
             clients[id(client)] = client
         for client in clients.values():

@@ -159,3 +159,23 @@ def test_history_and_event_log_bodies_are_stored_compressed_and_text_written_bef
     )
     (old,) = HistoryItem.query("old@acme.example", consistent_read=True)
     assert json.loads(old.events) == [{"event_id": "x", "changes": []}]
+
+
+def test_a_lead_saved_under_an_older_model_is_replayed_from_one_read_of_its_item(engine):
+    """The replay a model change needs reads the lead's event log, whose newest records wait in
+    the lead item the save loaded already: the item is read once, not twice."""
+    before = "rules:\n  - {id: visit, when: {event: page_view}, points: 5}\n"
+    after = "rules:\n  - {id: visit, when: {event: page_view}, points: 7}\n"
+    old, new = engine.service(before), engine.service(after)
+    for n in range(3):
+        old.score([event(4 * n, "ann@acme.example")])  # ids 0 mod 4: page views
+    meter = Meter().attach(new)
+    result = new.score([event(12, "ann@acme.example")])
+    meter.detach()
+    assert not result.failures
+    # the lead item (once: the replay takes the log waiting in it from that read) and its account
+    # summary (acme.example; this model aggregates with a sum, no member query); the event log's
+    # written-out items (none yet)
+    assert meter.calls["GetItem"] == 2 and meter.calls["Query"] == 1, meter.calls
+    stored = new.repository.load("ann@acme.example")
+    assert stored.score == 4 * 7 and stored.model_version == new.model.version  # replayed, then scored

@@ -467,20 +467,28 @@ class LeadRepository:
         due = float(item.due_at) if item.due_at is not None else None
         return StoredLead(state, int(item.version or 0), item.merged_into, score, item.model_version, item.pending, due)
 
-    def _blocks(self, lead: str, kind: str, enough: int | None = None) -> list[list[dict[str, Any]]]:
+    def _blocks(
+        self, lead: str, kind: str, enough: int | None = None, known: StoredLead | None = None
+    ) -> list[list[dict[str, Any]]]:
         """The lead's history ("history") or event log ("log") as entry blocks, newest first: the
         items written out and the records still waiting in the lead's item, read as one. Read again
-        if the lead wrote its waiting records out in between (rare: it only moves them)."""
+        if the lead wrote its waiting records out in between (rare: it only moves them).
+
+        `known`: the lead as the caller just loaded it, so its item is not read a second time
+        (read again only if it has written its records out since)."""
         table: type[HistoryItem] | type[EventLogItem] = HistoryItem if kind == "history" else EventLogItem
-        for _ in range(10):
+        for attempt in range(10):
             try:
-                try:
-                    lead_item = LeadItem.get(
-                        lead, consistent_read=True, attributes_to_get=["lead", "version", "pending"]
-                    )
-                    version, records = int(lead_item.version or 0), unpack_pending(lead_item.pending)[kind]
-                except LeadItem.DoesNotExist:
-                    version, records = 10**10, []  # gone (or never was): whatever items remain
+                if known is not None and attempt == 0:
+                    version, records = known.version, unpack_pending(known.pending)[kind]
+                else:
+                    try:
+                        lead_item = LeadItem.get(
+                            lead, consistent_read=True, attributes_to_get=["lead", "version", "pending"]
+                        )
+                        version, records = int(lead_item.version or 0), unpack_pending(lead_item.pending)[kind]
+                    except LeadItem.DoesNotExist:
+                        version, records = 10**10, []  # gone (or never was): whatever items remain
                 if kind == "history":
                     waiting = [
                         (r["sk"], [{**e, "model_version": r["model_version"]} for e in r["entries"]]) for r in records
@@ -502,13 +510,15 @@ class LeadRepository:
                 return blocks
         raise RetryableStorageError(f"{lead}: its history kept moving while read")
 
-    def logged_events(self, lead: str, newest: int | None = None) -> list[dict[str, Any]]:
+    def logged_events(
+        self, lead: str, newest: int | None = None, known: StoredLead | None = None
+    ) -> list[dict[str, Any]]:
         """The lead's logged events in the project format, oldest first; only the `newest` N if given.
 
         Read newest item first and stopped once N are found, so a visitor with a long history
-        costs a bounded read.
+        costs a bounded read. `known`: the lead as just loaded (its item is not read again).
         """
-        blocks = self._blocks(lead, "log", newest)
+        blocks = self._blocks(lead, "log", newest, known)
         events = [entry["event"] for entries in blocks for entry in reversed(entries)]
         if newest is not None:
             events = events[:newest]

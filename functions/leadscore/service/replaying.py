@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..adapters.dynamodb import LeadRepository
+from ..adapters.dynamodb import LeadRepository, StoredLead
 from ..core.compiler import CompiledModel
 from ..core.engine import fit_points, main_score, new_lead
 from ..core.events import EventError, anonymous_lead, parse_event
@@ -46,17 +46,20 @@ def _parsed(payloads: list[dict[str, Any]], lead: str | None = None) -> list[Eve
     return events
 
 
-def replay_lead(repository: LeadRepository, model: CompiledModel, lead: str, at: float) -> Replayed:
+def replay_lead(
+    repository: LeadRepository, model: CompiledModel, lead: str, at: float, stored: StoredLead | None = None
+) -> Replayed:
     """The lead as if every one of its logged events had been scored under `model` from the start,
     with decay and cold marking caught up to `at` (the visit's time, or the first new event's), so
     what the change moved is measured on the lead as it stands then, not as it stood at its last
-    event (a quiet lead's decay would otherwise look like a second move at the same instant)."""
-    events = _parsed(repository.logged_events(lead))
+    event (a quiet lead's decay would otherwise look like a second move at the same instant).
+    `stored`: the lead as the caller loaded it (its item, where its newest events wait, is not read again)."""
+    events = _parsed(repository.logged_events(lead, known=stored))
     for anonymous in dict.fromkeys(_linked(events)):
         alias = repository.load(anonymous)
         if alias is None or alias.merged_into != lead:
             continue  # the visitor was refused to this lead (it belonged to another): its browsing never moved it
-        events.extend(_parsed(repository.logged_events(anonymous, newest=MAX_REPLAYED), anonymous))
+        events.extend(_parsed(repository.logged_events(anonymous, newest=MAX_REPLAYED, known=alias), anonymous))
     newest = max((event.ts for event in events), default=at)
     run = Simulation(model, skip_unknown_types=True).run(events, max(at, newest))
     state = run.leads.get(lead)

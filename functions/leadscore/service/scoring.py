@@ -202,7 +202,7 @@ class ScoringService:
         if stored is not None and stored.state is not None and stored.model_version not in (None, self.model.version):
             # built under another model: replayed from the event log first, so no lead mixes two models
             at = min(item.event.ts for item in items)
-            replayed = replay_lead(self.repository, self.model, lead, at)
+            replayed = replay_lead(self.repository, self.model, lead, at, stored)
             state = replayed.state
             model_change = model_change_outcome(
                 self.model, old_state, stored.score or 0.0, state, str(stored.model_version), at
@@ -355,7 +355,7 @@ class ScoringService:
                 result.refused_links.append((anonymous, stored.merged_into, lead))
             return None
         replayed = []
-        for payload in self.repository.logged_events(anonymous, newest=MAX_REPLAYED):
+        for payload in self.repository.logged_events(anonymous, newest=MAX_REPLAYED, known=stored):
             try:
                 replayed.append(parse_event(payload)._replace(lead=lead))
             except EventError:
