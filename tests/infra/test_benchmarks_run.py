@@ -62,6 +62,9 @@ def test_write_units_benchmark_runs_and_prints_both_targets_with_the_units_by_ta
     assert "write units per event by table: EventLogTable" in result.stdout
     assert "target spread <= 4 write units per event:" in result.stdout
     assert "target grouped <= 1.5 write units per event:" in result.stdout
+    season = result.stdout.split("a season of traffic:")[1]
+    assert "exact at every save" in season and "lower bound (shipped)" in season
+    assert "target a season's events, the schedule's visits and index writes included" in season
 
 
 def test_state_scaling_benchmark_runs_and_an_account_save_costs_the_same_units_whatever_its_size():
