@@ -75,7 +75,13 @@ def score_everything(engine) -> None:
 def table_names(engine) -> list[str]:
     prefix = engine.settings.leads_table.removesuffix("LeadsTable")
     client = dynamodb(engine)
-    return [name for name in client.list_tables()["TableNames"] if name.startswith(prefix)]
+    # every page: one ListTables call returns at most 100 names, and the session's DynamoDB Local
+    # holds the tables of every test before this one
+    names = [name for page in client.get_paginator("list_tables").paginate() for name in page["TableNames"]]
+    ours = [name for name in names if name.startswith(prefix)]
+    kinds = {"LeadsTable", "HistoryTable", "EventLogTable", "AccountsTable", "AlertsTable", "MetricsTable"}
+    assert kinds <= {name.rsplit("-", 1)[1] for name in ours}, ours  # else "nothing holds it" proves nothing
+    return ours
 
 
 def dynamodb(engine):
