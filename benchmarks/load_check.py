@@ -24,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-import zlib
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -38,6 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "functions"))
 
+from leadscore.adapters.packing import unpack  # noqa: E402
 from leadscore.local.stack import basic_auth, signed_headers  # noqa: E402
 
 EVENT_TYPES = [  # (type, properties): a mix that takes some leads over the alert threshold
@@ -163,7 +163,7 @@ def stored_json(value) -> str:
     """A history body or a lead's pending records as stored: zlib-compressed binary (boto3 gives a
     Binary), or text written before."""
     raw = getattr(value, "value", value)
-    return raw if isinstance(raw, str) else zlib.decompress(bytes(raw)).decode("utf-8")
+    return raw if isinstance(raw, str) else unpack(bytes(raw)).decode("utf-8")
 
 
 def reconcile(load: Load, info: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:

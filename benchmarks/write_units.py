@@ -19,7 +19,7 @@ once with the DueIndex entry rewritten to the exact due time at every save and o
 (a lower bound, corrected by the schedule's visit): write units per event with the schedule's
 visits and the index writes included.
 
-Usage: python benchmarks/write_units.py [--leads 300] [--rounds 8] [--season-leads 100]
+Usage: python benchmarks/write_units.py [--leads 300] [--rounds 24] [--season-leads 100]
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ class Meter:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=8, help="spread events per lead (one per batch)")
+    parser.add_argument("--rounds", type=int, default=24, help="spread events per lead (one per batch)")
     parser.add_argument("--season-leads", type=int, default=None, help="leads in the season's traffic (leads / 3)")
     args = parser.parse_args()
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
@@ -230,7 +230,7 @@ def main() -> int:
         results = {}
         for label, per_batch, rounds in (
             (f"spread: 1 event per lead per batch, {args.rounds} rounds", 1, args.rounds),
-            ("grouped: 10 events of one lead per batch", 10, 1),
+            ("grouped: 10 events of one lead per batch, 3 rounds", 10, 3),
         ):
             meter.reset()
             events = 0

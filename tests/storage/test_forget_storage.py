@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from leadscore.adapters.dynamodb import SUMMARY, AccountItem, MetricsItem
+from leadscore.adapters.packing import unpack
 from leadscore.core.events import parse_event
 from leadscore.local.stack import REGION
 from leadscore.service.forgetting import Forgetting, subject_hash
@@ -101,7 +102,7 @@ def _readable(value: object) -> str:
     """Binary attributes (compressed state or events) as the text they hold."""
     assert isinstance(value, bytes | bytearray), type(value)
     try:
-        return zlib.decompress(value).decode("utf-8", errors="replace")
+        return unpack(value).decode("utf-8", errors="replace")
     except zlib.error:
         return bytes(value).decode("utf-8", errors="replace")
 
