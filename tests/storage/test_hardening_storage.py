@@ -100,7 +100,7 @@ def test_history_items_are_written_once_and_never_replaced(engine):
     stored = engine.repository.load("ann@acme.example")
     # a save whose history, with what waits in the lead item, is too much to keep waiting: written out
     plan = LeadCommit(stored.state, stored.version, 1.0, "v", pending=stored.pending)
-    note = {"detail": "".join(hashlib.sha256(bytes([i])).hexdigest() for i in range(40))}  # 2.5 KB that do not compress
+    note = {"detail": "".join(hashlib.sha256(bytes([i])).hexdigest() for i in range(80))}  # 5 KB of hex: 2.5 compressed
     plan.scored.append(
         ScoredEvent("ann@acme.example", "e2", "page_view", 1_795_169_100.0, [], [], 1, 1, "a", "a", note)
     )
