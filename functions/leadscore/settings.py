@@ -37,6 +37,7 @@ class Settings:
     segment_browser_keys_parameter: str = ""  # SSM SecureString: the public browser write keys; optional
     event_retention_days: int = 396
     history_retention_days: int = 0
+    stored_json_dictionary: str = "v1"  # how state and history are compressed when written ("none": plain zlib)
     allowed_origins: tuple[str, ...] = ()
     model_path: str = str(_DEFAULT_MODEL)
     dynamodb_endpoint: str | None = None  # DynamoDB Local in tests; None on AWS

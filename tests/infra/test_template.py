@@ -436,3 +436,15 @@ def test_every_function_built_by_the_makefile_has_a_target_in_it():
         if r["Type"] == "AWS::Serverless::Function" and r.get("Metadata", {}).get("BuildMethod") == "makefile"
     }
     assert built and built == targets  # `sam build` fails on a function without its build-<Name> target
+
+
+def test_the_stored_json_format_is_a_parameter_every_function_reads():
+    from leadscore.adapters.packing import DICTIONARIES
+
+    template = read_template()
+    parameter = template["Parameters"]["StoredJsonDictionary"]
+    assert parameter["Default"] == "v1" and set(parameter["AllowedValues"]) == set(DICTIONARIES)
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["STORED_JSON_DICTIONARY"] == {"Ref": "StoredJsonDictionary"}
+    assert Settings.from_env(env={"STORED_JSON_DICTIONARY": "none"}).stored_json_dictionary == "none"
+    assert Settings.from_env(env={}).stored_json_dictionary == "v1"

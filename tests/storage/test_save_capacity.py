@@ -209,3 +209,26 @@ def test_a_lead_item_compressed_before_the_preset_dictionary_still_loads_and_sav
     after = service.repository.load("ann@acme.example")
     assert after.version == 4 and after.state.newest_ts > before.state.newest_ts  # the new event applied
     assert [e["id"] for e in service.repository.logged_entries("ann@acme.example")] == ["e0", "e1", "e2", "e3"]
+
+
+def test_a_deployment_set_to_write_plain_zlib_stores_what_code_before_the_dictionary_reads(engine):
+    import dataclasses
+    import zlib
+
+    from leadscore.adapters.dynamodb import LeadItem, LeadRepository
+    from leadscore.adapters.packing import write_with
+
+    try:
+        plain = dataclasses.replace(engine.settings, stored_json_dictionary="none")
+        service = engine.service()
+        service.repository = LeadRepository(plain)  # binds the tables and the format, as a cold start does
+        for n in range(3):
+            assert not service.score([event(n, "ann@acme.example")]).failures
+        client = service.repository._connection.client
+        key = {"lead": {"S": "ann@acme.example"}}
+        item = client.get_item(TableName=LeadItem.Meta.table_name, Key=key, ConsistentRead=True)["Item"]
+        state = json.loads(zlib.decompress(item["state"]["B"]))  # as the code before it reads
+        pending = json.loads(zlib.decompress(item["pending"]["B"]))
+        assert state["lead"] == "ann@acme.example" and len(pending["log"]) == 3
+    finally:
+        write_with("v1")

@@ -47,3 +47,30 @@ def test_a_lived_in_leads_state_packs_a_quarter_smaller_than_plain_zlib():
     packed = sum(len(pack(state)) for state in states)
     assert packed <= 0.75 * plain, (packed, plain)
     assert all(unpack(pack(state)) == state for state in states)
+
+
+def test_a_release_that_older_code_must_read_writes_plain_zlib():
+    """`StoredJsonDictionary: none`: what code from before the dictionary reads (zlib.decompress)."""
+    from leadscore.adapters import packing
+
+    data = json.dumps({"lead": "ann@acme.example", "stage": "awareness"}).encode()
+    try:
+        packing.write_with("none")
+        blob = pack(data)
+        assert not blob[1] & 0x20 and zlib.decompress(blob) == data  # no dictionary named
+        assert unpack(blob) == data
+    finally:
+        packing.write_with("v1")
+    assert pack(data)[1] & 0x20
+    with pytest.raises(ValueError, match="unknown stored JSON dictionary 'v2'"):
+        packing.write_with("v2")
+
+
+def test_a_truncated_or_padded_stream_is_an_error_as_with_plain_zlib():
+    blob = pack(b'{"lead":"ann@acme.example"}' * 20)
+    with pytest.raises(zlib.error):
+        unpack(blob[:-6])
+    with pytest.raises(zlib.error):
+        unpack(blob + b"tail")
+    with pytest.raises(zlib.error):
+        unpack(zlib.compress(b"{}")[:-2])

@@ -43,7 +43,7 @@ from pynamodb.transactions import TransactWrite
 from ..core.events import format_timestamp
 from ..core.state import Change, LeadState
 from ..settings import Settings
-from .packing import pack, unpack
+from .packing import pack, unpack, write_with
 
 
 class StorageError(Exception):
@@ -250,7 +250,9 @@ _MODELS: dict[str, type[Model]] = {
 
 
 def bind(settings: Settings) -> None:
-    """Point the models at the deployed tables (names come from the template's outputs)."""
+    """Point the models at the deployed tables (names come from the template's outputs), and
+    write stored JSON in the configured format."""
+    write_with(settings.stored_json_dictionary)
     for setting, model in _MODELS.items():
         model.Meta.table_name = getattr(settings, setting) or model.Meta.table_name
         model.Meta.host = settings.dynamodb_endpoint

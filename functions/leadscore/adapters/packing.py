@@ -12,6 +12,11 @@ stream needs by its Adler-32 checksum, and items written with it must stay reada
 written without it (before it existed) read as before: `unpack` sets the dictionary only when
 a stream asks for one. A second dictionary would be added beside this one, chosen by that
 checksum, never swapped in its place.
+
+Code from before the dictionary cannot read what is written with it. So the format new streams
+are written in is a setting (`Settings.stored_json_dictionary`, the template's
+`StoredJsonDictionary`): "none" writes plain zlib, for the first deploy of an upgrade that may
+be rolled back, or before rolling back to such code; "v1" (the default) the dictionary.
 """
 
 from __future__ import annotations
@@ -53,12 +58,30 @@ PRESET = (
 )
 
 
+DICTIONARIES = {"v1": PRESET, "none": None}  # what new streams may be written with
+_writing: bytes | None = PRESET
+
+
+def write_with(name: str) -> None:
+    """Write new streams with this dictionary ("v1"), or as plain zlib ("none"); reading takes either."""
+    global _writing
+    if name not in DICTIONARIES:
+        raise ValueError(f"unknown stored JSON dictionary {name!r}: use one of {', '.join(DICTIONARIES)}")
+    _writing = DICTIONARIES[name]
+
+
 def pack(data: bytes) -> bytes:
-    compressor = zlib.compressobj(LEVEL, zdict=PRESET)
+    if _writing is None:
+        return zlib.compress(data, LEVEL)
+    compressor = zlib.compressobj(LEVEL, zdict=_writing)
     return compressor.compress(data) + compressor.flush()
 
 
 def unpack(blob: bytes) -> bytes:
-    """Either kind of stream: with the preset dictionary, or plain zlib (written before it)."""
+    """Either kind of stream: with the preset dictionary, or plain zlib (written before it). A
+    truncated stream, or bytes after its end, is an error, as `zlib.decompress` makes it."""
     inflater = zlib.decompressobj(zdict=PRESET)
-    return inflater.decompress(blob) + inflater.flush()
+    data = inflater.decompress(blob) + inflater.flush()
+    if not inflater.eof or inflater.unused_data:
+        raise zlib.error("incomplete or truncated stream" if not inflater.eof else "bytes after the stream's end")
+    return data
