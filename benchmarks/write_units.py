@@ -70,6 +70,36 @@ def write_units(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
 
+WRITE_PARTS = {  # (request kind, template table) -> what it is, in the order a label lists them
+    ("Put", "LeadsTable"): "lead",
+    ("Put", "AccountsTable"): "member",
+    ("Delete", "AccountsTable"): "member removed",
+    ("Update", "AccountsTable"): "account summary",
+    ("Put", "HistoryTable"): "history written out",
+    ("Put", "EventLogTable"): "history written out",
+    ("Put", "AlertsTable"): "alert",
+    ("Update", "AlertsTable"): "alert delivery",
+    ("Put", "MetricsTable"): "velocity",
+}
+
+
+def write_shape(operation: str, params: dict) -> str:
+    """What one write request holds, in words: "lead + member + account summary (transaction)"."""
+    if operation == "TransactWriteItems":
+        entries = [next(iter(entry.items())) for entry in params["TransactItems"]]
+    else:
+        entries = [(operation.removesuffix("Item"), params)]
+    found = {
+        WRITE_PARTS.get((kind, table), f"{kind} {table}")
+        for kind, body in entries
+        if kind != "ConditionCheck"
+        for table in [body["TableName"].rsplit("-", 1)[-1]]
+    }
+    order = list(dict.fromkeys(WRITE_PARTS.values()))
+    parts = sorted(found, key=lambda part: (order.index(part) if part in order else len(order), part))
+    return " + ".join(parts) + (" (transaction)" if operation == "TransactWriteItems" else "")
+
+
 class Meter:
     """Adds up the units of every DynamoDB request, by the pricing rules and as DynamoDB Local reports them."""
 
@@ -83,6 +113,9 @@ class Meter:
         self.reported = Counter()
         self.calls = Counter()
         self.by_table = Counter()  # write units by table (the template's logical name)
+        # write units (index writes included) and requests, by what one write request holds (`write_shape`)
+        self.by_write = Counter()
+        self.writes = Counter()
         self.items_read = 0
 
     def attach(self, service) -> Meter:
@@ -109,6 +142,13 @@ class Meter:
     def before(self, params, model, **_):
         params["ReturnConsumedCapacity"] = "TOTAL"
         self.calls[model.name] += 1
+        if model.name in ("TransactWriteItems", "PutItem", "UpdateItem", "DeleteItem"):
+            shape, units = write_shape(model.name, params), self.priced["write"]
+            self.price_write(params, model)
+            self.by_write[shape] += self.priced["write"] - units
+            self.writes[shape] += 1
+
+    def price_write(self, params, model) -> None:
         if model.name == "TransactWriteItems":
             for entry in params["TransactItems"]:
                 kind, body = next(iter(entry.items()))
@@ -374,7 +414,8 @@ def season_of_traffic(endpoint: str, leads: int, policy: str) -> dict:
         scoring.due_to_index = original
         meter.detach()
     return {"events": events, "visits": visits, "priced": dict(meter.priced), "visit_units": dict(visit_units),
-            "leads": leads, "by_table": dict(meter.by_table)}  # fmt: skip
+            "leads": leads, "by_table": dict(meter.by_table), "by_write": dict(meter.by_write),
+            "writes": dict(meter.writes)}  # fmt: skip
 
 
 def print_season(season: dict) -> None:
@@ -401,6 +442,14 @@ def print_season(season: dict) -> None:
         print(f"  {policy}: write units per event by table: {shares}")
     shipped = season["lower bound"]
     wru = shipped["priced"].get("write", 0) / shipped["events"]
+    print("  lower bound: where the write units go, by what each write request holds (index writes included):")
+    print(f"  {'request':<68}{'requests':>9}{'units each':>12}{'WRU/event':>11}{'share':>7}")
+    for shape, units in sorted(shipped["by_write"].items(), key=lambda item: -item[1]):
+        requests = shipped["writes"][shape]
+        print(
+            f"  {shape:<68}{requests:>9,}{units / requests:>12.1f}{units / shipped['events']:>11.2f}"
+            f"{units / shipped['priced']['write']:>7.0%}"
+        )
     verdict = "met" if wru <= TARGETS[0] else "NOT met"
     print(
         f"target a season's events, the schedule's visits and index writes included, <= {TARGETS[0]} write units per event: {wru:.2f} -> {verdict}"

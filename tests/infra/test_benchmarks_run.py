@@ -70,6 +70,11 @@ def test_write_units_benchmark_runs_and_prints_both_targets_with_the_units_by_ta
     season = result.stdout.split("a season of traffic:")[1]
     assert "exact at every save" in season and "lower bound (shipped)" in season
     assert "target a season's events, the schedule's visits and index writes included" in season
+    shipped = season.split("lower bound (shipped)")[1].split()
+    total = float(shipped[1])  # visits, then write units per event
+    breakdown = season.split("by what each write request holds")[1].split("target ")[0].splitlines()[2:]
+    assert any(row.lstrip().startswith("lead + member + account summary (transaction)") for row in breakdown), season
+    assert abs(sum(float(row.split()[-2]) for row in breakdown) - total) < 0.02 * len(breakdown), season
 
 
 def test_state_scaling_benchmark_runs_and_an_account_save_costs_the_same_units_whatever_its_size():
