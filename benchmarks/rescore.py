@@ -149,11 +149,13 @@ class Seed:
 
     def __init__(self, model: Any, by_lead: dict[str, list[dict[str, Any]]], at: float, retention_days: int) -> None:
         from leadscore.adapters.dynamodb import (
+            INLINE_MEMBERS,
             SUMMARY,
             AccountItem,
             EventLogItem,
             LeadItem,
             due_shard,
+            member_key,
             pack_state,
             sort_key,
         )
@@ -218,25 +220,30 @@ class Seed:
             if state.account:
                 members.setdefault(state.account, {})[lead] = score
                 last_activity[state.account] = max(last_activity.get(state.account, 0.0), state.last_activity)
-                self.accounts.append(
-                    AccountItem(state.account, f"member#{lead}", lead=lead, member_score=score, updated_at=at)
-                )
         spec = model.spec.accounts
         for account, scores in members.items():
             total = sum(scores.values())
             best = sorted(scores.values(), reverse=True)
             stage = model.stage_ids[model.stage_index_for(aggregate_summary(total, len(scores), best, spec))]
             disarmed = run.accounts[account].disarmed if account in run.accounts else set()
+            small = len(scores) <= INLINE_MEMBERS  # its members inline in the summary, as saves keep them
+            if not small:
+                for lead, score in scores.items():
+                    self.accounts.append(
+                        AccountItem(account, f"member#{lead}", lead=lead, member_score=score, updated_at=at)
+                    )
             self.accounts.append(
                 AccountItem(
                     account,
                     SUMMARY,
-                    total=total,
+                    total=None if small else total,
                     members=len(scores),
                     stage=stage,
                     stage_since=last_activity[account],
                     disarmed=set(disarmed) or None,
                     updated_at=at,
+                    inline={member_key(lead): score for lead, score in scores.items()} if small else None,
+                    inline_version=1 if small else None,
                 )
             )
         self.members = members
@@ -284,7 +291,15 @@ def check_seeding(
     consumer receives them) with a daily run at 00:00 UTC (a tick for each lead the DueIndex has
     due, as the schedule sends them) up to the last one before the deploy, on tables of its own, and compare every
     lead, event-log and account item with what seeding writes for the same events. Problems found."""
-    from leadscore.adapters.dynamodb import DUE_SHARDS, SUMMARY, AccountItem, LeadItem, LeadRepository, unpack_state
+    from leadscore.adapters.dynamodb import (
+        DUE_SHARDS,
+        SUMMARY,
+        AccountItem,
+        LeadItem,
+        LeadRepository,
+        inline_scores,
+        unpack_state,
+    )
     from leadscore.core.events import parse_event
     from leadscore.local.stack import create_tables, storage_settings
     from leadscore.service.scoring import AcceptedEvent, ScoringService, schedule_tick
@@ -361,6 +376,8 @@ def check_seeding(
                 problems.append(
                     f"{seeded.account} {seeded.sk}: {field} {getattr(scored, field)!r} != {getattr(seeded, field)!r}"
                 )
+        if seeded.sk == SUMMARY and not close(inline_scores(scored), inline_scores(seeded)):
+            problems.append(f"{seeded.account}: inline members {inline_scores(scored)} != {inline_scores(seeded)}")
     return problems, len(seed.leads), len(seed.members)
 
 

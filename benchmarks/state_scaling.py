@@ -2,10 +2,10 @@
 with 10 to 1,000 events behind them. Through the real scoring service (shipped model) on Amazon's
 DynamoDB Local; units priced by DynamoDB's rules from each request (as write_units.py does).
 
-Accounts: members written directly (member items and the summary, as their saves leave them),
-then new buyers of that company send their first event (which moves their score, so the account
-moves too): median wall time per save, DynamoDB calls, items read, read and write units, as
-ratios to the 1-member account. Target: a save on a 10,000-member account costs at most 2x one on
+Accounts: members written directly, as their saves leave them (a small account's scores inline in
+its summary; a large one's member items and their sum in the summary), then new buyers of that
+company send their first event (which moves their score, so the account moves too): median wall
+time per save, DynamoDB calls, items read, read and write units, as ratios to the 1-member account. Target: a save on a 10,000-member account costs at most 2x one on
 a 1-member account, in time and in capacity units.
 
 Leads: a lead with N events over the past year sends one more: the same figures, as ratios to a
@@ -46,7 +46,7 @@ def main() -> int:
     from daily_decay import dynamodb_local
     from write_units import Meter
 
-    from leadscore.adapters.dynamodb import SUMMARY, AccountItem, LeadItem, LeadRepository
+    from leadscore.adapters.dynamodb import INLINE_MEMBERS, SUMMARY, AccountItem, LeadItem, LeadRepository, member_key
     from leadscore.core.compiler import compile_model
     from leadscore.core.events import parse_event
     from leadscore.core.loader import load_model
@@ -122,18 +122,23 @@ def main() -> int:
                 }
                 for i in range(size)
             ]
-            for first in range(0, len(requests), 25):
-                client.batch_write_item(RequestItems={table: requests[first : first + 25]})
-            client.put_item(
-                TableName=table,
-                Item={
-                    "account": {"S": domain},
-                    "sk": {"S": SUMMARY},
-                    "total": {"N": str(sum(i % 40 for i in range(size)))},
-                    "members": {"N": str(size)},
-                    "stage": {"S": "awareness"},
-                },
-            )
+            summary = {
+                "account": {"S": domain},
+                "sk": {"S": SUMMARY},
+                "members": {"N": str(size)},
+                "stage": {"S": "awareness"},
+            }
+            if size < INLINE_MEMBERS:  # a small account: its members' scores in its summary
+                inline = {
+                    member_key(r["PutRequest"]["Item"]["lead"]["S"]): r["PutRequest"]["Item"]["member_score"]
+                    for r in requests
+                }
+                summary |= {"inline": {"M": inline}, "inline_version": {"N": "1"}}
+            else:  # a large one: an item per member, their sum in the summary
+                for first in range(0, len(requests), 25):
+                    client.batch_write_item(RequestItems={table: requests[first : first + 25]})
+                summary["total"] = {"N": str(sum(i % 40 for i in range(size)))}
+            client.put_item(TableName=table, Item=summary)
             accounts[size] = measure(lambda i, d=domain: service.score([event(f"new{i}@{d}")]))
 
         leads = {}

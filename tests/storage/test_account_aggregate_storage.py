@@ -1,6 +1,7 @@
-"""An account's score from its summary (members' count and score sum, added to in each member's
-save transaction) and its best few members (the ByScore index): exact under concurrency and
-redelivery, and a save reads the same few items for 1 member or 10,000."""
+"""An account's score from its summary (members' count, and a small account's members' scores, or
+a spilled one's score sum, written in each member's save transaction) and its best few members
+(inline, or from the ByScore index): exact under concurrency and redelivery, across the spill,
+and a save reads the same few items for 1 member or 10,000."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from test_scoring_storage import accepted
 
-from leadscore.adapters.dynamodb import AccountItem
+from leadscore.adapters.dynamodb import INLINE_MEMBERS, AccountItem, inline_scores, member_key, member_lead
 from leadscore.core.accounts import aggregate
 from leadscore.core.loader import load_text
 from leadscore.service.scoring import account_score
@@ -64,20 +65,78 @@ def test_leaving_an_account_takes_the_lead_out_of_its_count_and_sum(engine):
     service = engine.service(TOP3)
     service.score([accepted("x1", type_="download"), accepted("x2", email="bob@acme.example")])
     service.score([accepted("m", type_="identify", at="2026-11-20T11:00:00Z", profile={"company_id": "ACME-GROUP"})])
-    old = AccountItem.get("acme.example", "#summary", consistent_read=True)
-    new = AccountItem.get("id:acme-group", "#summary", consistent_read=True)
-    assert (int(old.members), float(old.total)) == (1, 1.0)  # bob stays
-    assert (int(new.members), float(new.total)) == (1, 5.0)  # ann moved with her 5 points
+    old = engine.repository.account("acme.example", 3)
+    new = engine.repository.account("id:acme-group", 3)
+    assert (old.count, old.total, old.inline) == (1, 1.0, {"bob@acme.example": 1.0})  # bob stays
+    assert (new.count, new.total, new.inline) == (1, 5.0, {"ann@acme.example": 5.0})  # ann moved with her 5 points
 
 
 def test_an_unchanged_score_does_not_rewrite_the_member(engine):
     service = engine.service(TOP3)
     service.score([accepted("v1")])
-    before = AccountItem.get("acme.example", "member#ann@acme.example", consistent_read=True).updated_at
+    before = AccountItem.get("acme.example", "#summary", consistent_read=True).inline_version
     service.score(
         [accepted("i1", type_="identify", at="2026-11-20T11:00:00Z", profile={"job_title": "CTO"})]
     )  # no points
+    assert AccountItem.get("acme.example", "#summary", consistent_read=True).inline_version == before
+    # and in a spilled account (more members than a summary keeps inline), its member item stays
+    for i in range(INLINE_MEMBERS + 1):
+        service.score([accepted(f"s{i}", email=f"buyer{i}@acme.example")])
+    before = AccountItem.get("acme.example", "member#ann@acme.example", consistent_read=True).updated_at
+    service.score(
+        [accepted("i2", type_="identify", at="2026-11-20T12:00:00Z", profile={"job_title": "CEO"})]
+    )  # no points
     assert AccountItem.get("acme.example", "member#ann@acme.example", consistent_read=True).updated_at == before
+
+
+def test_a_small_account_keeps_its_members_in_its_summary_until_one_too_many_spills_them(engine):
+    service = engine.service(TOP3)
+    emails = [f"buyer{i}@acme.example" for i in range(INLINE_MEMBERS + 1)]
+    for i, email in enumerate(emails[:INLINE_MEMBERS]):
+        service.score([accepted(f"j{i}", email=email, type_="download" if i % 2 else "page_view")])
+    # up to INLINE_MEMBERS members: one item, the summary, holding every member's score
+    items = list(AccountItem.query("acme.example", consistent_read=True))
+    assert [item.sk for item in items] == ["#summary"]
+    inline = inline_scores(items[0])
+    assert inline == {email: (5.0 if i % 2 else 1.0) for i, email in enumerate(emails[:INLINE_MEMBERS])}
+    before = engine.repository.account("acme.example", 3)
+    assert (before.count, before.total) == (INLINE_MEMBERS, sum(inline.values()))
+    assert stored_score(engine, "acme.example", TOP3) == pytest.approx(5.0)
+    # one more: every member gets its item, the summary their sum and count, and nothing is lost
+    service.score([accepted("j-last", email=emails[-1], type_="download")])
+    items = list(AccountItem.query("acme.example", consistent_read=True))
+    assert sorted(item.sk for item in items) == ["#summary", *sorted(f"member#{email}" for email in emails)]
+    summary = next(item for item in items if item.sk == "#summary")
+    assert summary.inline is None and int(summary.members) == len(emails)
+    assert float(summary.total) == pytest.approx(sum(inline.values()) + 5.0)
+    members, _ = engine.repository.account_members("acme.example")
+    assert members == {**inline, emails[-1]: 5.0}
+    # the spilled account reads and scores the same way: its best members from the ByScore index
+    after = engine.repository.account("acme.example", 3)
+    assert after.inline is None and (after.count, after.total) == (len(emails), float(summary.total))
+    assert len(after.members) == 3 and set(after.members.values()) == {5.0}
+    assert stored_score(engine, "acme.example", TOP3) == pytest.approx(every_member_score(engine, "acme.example", TOP3))
+    # and its members' later moves and departures keep count and sum right
+    service.score([accepted("m2", email=emails[0], type_="download")])  # 1 -> 6 points
+    service.score([accepted("mv", email=emails[1], type_="identify", profile={"company_id": "ELSEWHERE"})])
+    members, _ = engine.repository.account_members("acme.example")
+    summary = AccountItem.get("acme.example", "#summary", consistent_read=True)
+    assert int(summary.members) == len(members) == len(emails) - 1
+    assert float(summary.total) == pytest.approx(sum(members.values()))
+
+
+def test_a_lead_id_with_percent_signs_and_dots_is_a_member_like_any_other(engine):
+    # a key of the summary's map is a document path segment: brackets (which no email has, but a
+    # key must never be read as a list index) and the escape character are escaped, and read back
+    for lead in ("o[0]%5B.x@acme.example", "a%25[b]]@x", "plain@acme.example"):
+        assert member_lead(member_key(lead)) == lead and "[" not in member_key(lead)
+    service = engine.service(TOP3)
+    odd = "o%5b.x+tag@acme.example"
+    service.score([accepted("b1", email=odd, type_="download"), accepted("b2", email="bob@acme.example")])
+    view = engine.repository.account("acme.example", 3)
+    assert view.inline == {odd: 5.0, "bob@acme.example": 1.0}
+    service.score([accepted("b3", email=odd)])
+    assert engine.repository.account("acme.example", 3).inline == {odd: 6.0, "bob@acme.example": 1.0}
 
 
 def test_a_save_reads_the_same_few_items_for_one_member_or_ten_thousand(engine):

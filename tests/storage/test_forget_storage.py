@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from leadscore.adapters.dynamodb import SUMMARY, AccountItem, MetricsItem
+from leadscore.adapters.dynamodb import SUMMARY, AccountItem, MetricsItem, inline_scores
 from leadscore.adapters.packing import unpack
 from leadscore.core.events import parse_event
 from leadscore.local.stack import REGION
@@ -119,12 +119,17 @@ def holding(engine, *needles: str) -> list[tuple[str, str]]:
 
 
 def account_consistent(engine, account: str) -> tuple[float, float, int, int]:
-    """(summary total, members' sum, summary count, members counted)."""
+    """(summary total, members' sum, summary count, members counted): a small account's members
+    are the scores inline in its summary, a spilled one's its member items."""
     total = count = 0
     summary_total, summary_count = 0.0, 0
     for item in AccountItem.query(account, consistent_read=True):
         if item.sk == SUMMARY:
-            summary_total, summary_count = float(item.total or 0), int(item.members or 0)
+            inline = inline_scores(item)
+            summary_total = sum(inline.values()) if inline is not None else float(item.total or 0)
+            summary_count = int(item.members or 0)
+            total += sum((inline or {}).values())
+            count += len(inline or {})
         else:
             total += float(item.member_score)
             count += 1

@@ -11,6 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from leadscore.adapters.dynamodb import (
+    INLINE_MEMBERS,
     AccountItem,
     EventLogItem,
     HistoryItem,
@@ -18,6 +19,7 @@ from leadscore.adapters.dynamodb import (
     LeadItem,
     RetryableStorageError,
     VersionConflict,
+    inline_scores,
 )
 from leadscore.core.engine import new_lead
 from leadscore.core.events import parse_event
@@ -65,7 +67,9 @@ def test_a_save_is_atomic_and_versioned(engine):
         repository.commit(LeadCommit(state, 0, 0.0, "v1"))  # someone created it first
     with pytest.raises(VersionConflict):
         repository.commit(LeadCommit(state, 5, 0.0, "v1"))  # stale version
-    assert repository.commit(LeadCommit(state, 1, 0.0, "v1")) == 2
+    # the next save, as the service makes it: from the account membership and score it read
+    saved = LeadCommit(state, 1, 0.0, "v1", previous_account=state.account, previous_score=0.0)
+    assert repository.commit(saved) == 2
 
 
 def test_every_event_delivered_three_times_counts_once(engine):
@@ -213,19 +217,26 @@ def test_dynamodb_calls_per_batch(engine):
     finally:
         for client in clients.values():
             client.meta.events.unregister("before-call.dynamodb", count)
-    # one read of the lead, ONE transaction (lead, history item, event-log item, account
-    # member and the summary's sum), one read of the account's summary (whatever its size), and
-    # a second transaction only when the account moves stage (here it enters its first one)
-    assert first == ["GetItem", "TransactWriteItems", "GetItem", "TransactWriteItems"]
-    assert calls == ["GetItem", "TransactWriteItems", "GetItem"]
+    # one read of the lead, one of its account's summary (how the account keeps its members),
+    # ONE transaction (lead, history item, event-log item, and the member's score in the summary),
+    # one read of the summary after it (whatever the account's size), and a second transaction
+    # only when the account moves stage (here it enters its first one)
+    assert first == ["GetItem", "GetItem", "TransactWriteItems", "GetItem", "TransactWriteItems"]
+    assert calls == ["GetItem", "GetItem", "TransactWriteItems", "GetItem"]
 
 
-def test_account_items_are_one_per_member_not_one_hot_item(engine):
+def test_a_small_account_is_one_item_and_a_large_one_an_item_per_member(engine):
     service = engine.service(COUNTING)
     service.score([accepted("x1"), accepted("x2", email="bob@acme.example")])
+    items = list(AccountItem.query("acme.example"))
+    # a small account: its summary, holding its members' scores (and its counted stage)
+    assert [item.sk for item in items] == ["#summary"]
+    assert inline_scores(items[0]) == {"ann@acme.example": 1.0, "bob@acme.example": 1.0}
+    # past INLINE_MEMBERS members, no item grows with the account: one item per member
+    service.score([accepted(f"y{i}", email=f"m{i}@acme.example") for i in range(INLINE_MEMBERS)])
     keys = sorted(item.sk for item in AccountItem.query("acme.example"))
-    # a member item each, and the account's summary (its counted stage), written only when it moves
-    assert keys == ["#summary", "member#ann@acme.example", "member#bob@acme.example"]
+    assert keys == sorted(["#summary", "member#ann@acme.example", "member#bob@acme.example"] +
+                          [f"member#m{i}@acme.example" for i in range(INLINE_MEMBERS)])  # fmt: skip
 
 
 def test_a_late_event_is_not_scored_but_kept_in_the_event_log(engine):

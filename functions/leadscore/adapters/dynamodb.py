@@ -30,6 +30,7 @@ from pynamodb.attributes import (
     BinaryAttribute,
     BooleanAttribute,
     ListAttribute,
+    MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -37,6 +38,7 @@ from pynamodb.attributes import (
 from pynamodb.connection import Connection
 from pynamodb.constants import BINARY, STRING
 from pynamodb.exceptions import AttributeDeserializationError, PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import size
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -163,10 +165,16 @@ class EventLogItem(Model):
 
 
 class AccountItem(Model):
-    """One item per member lead, plus a summary that keeps the members' count and score sum
-    (added to in each member's save transaction), the alerts waiting to re-arm and the stage.
-    The ByScore index gives the best members a few at a time: reading an account costs the same
-    for 1 member or 10,000."""
+    """An account's summary: its members' count, the alerts waiting to re-arm and the stage, and
+    its members' scores, written in each member's save transaction.
+
+    A small account (up to INLINE_MEMBERS members, most of them) keeps its members' scores in the
+    summary itself (`inline`): a member's save then writes one small item besides the lead, and
+    reading the account is one GetItem. The member joining past that spills them, in its save's
+    transaction, into one item per member plus the scores' sum (`total`); the ByScore index then
+    gives the best members a few at a time, so reading or saving an account costs the same for
+    50 members or 10,000. A summary without `inline` (every account written before inline
+    members existed) is a spilled one."""
 
     class Meta:
         table_name = "accounts"
@@ -183,6 +191,30 @@ class AccountItem(Model):
     stage = UnicodeAttribute(null=True)  # summary: the stage of the account score's band, for velocity
     stage_since = NumberAttribute(null=True)
     updated_at = NumberAttribute(null=True)
+    inline = MapAttribute(null=True)  # summary of a small account: member_key(lead) -> its main score
+    inline_version = NumberAttribute(null=True)  # summary: counts inline changes (a spill is conditional on it)
+
+
+# A spill writes this many member items and the summary in one transaction: at most 10 items,
+# DynamoDB's first limit and DynamoDB Local's (the service now takes 100).
+INLINE_MEMBERS = 8
+
+
+def member_key(lead: str) -> str:
+    """A lead id as a key of the summary's `inline` map: brackets would read as a list index in a
+    document path, so they (and the escape character) are escaped."""
+    return lead.replace("%", "%25").replace("[", "%5B").replace("]", "%5D")
+
+
+def member_lead(key: str) -> str:
+    return key.replace("%5D", "]").replace("%5B", "[").replace("%25", "%")
+
+
+def inline_scores(summary: AccountItem) -> dict[str, float] | None:
+    """A small account's members (lead -> main score) from its summary; None for a spilled one."""
+    if summary.inline is None:
+        return None
+    return {member_lead(key): float(score) for key, score in summary.inline.as_dict().items()}
 
 
 class AlertItem(Model):
@@ -414,6 +446,7 @@ class AccountView:
     stage_since: float | None
     count: int = 0  # how many members it has
     total: float = 0.0  # their scores summed
+    inline: dict[str, float] | None = None  # a small account: every member -> score (None: spilled)
 
 
 @dataclass
@@ -542,6 +575,7 @@ class LeadRepository:
             for item in AccountItem.query(account, consistent_read=True):
                 if item.sk == SUMMARY:
                     disarmed = self._disarmed(item)
+                    members.update(inline_scores(item) or {})
                 elif item.lead is not None and item.member_score is not None:
                     members[item.lead] = float(item.member_score)
         except PynamoDBException as error:
@@ -557,21 +591,34 @@ class LeadRepository:
 
     def account(self, account: str, best: int = 0) -> AccountView:
         """The account's summary (count, sum, alerts waiting to re-arm, stage) and its `best`
-        members by score: one GetItem and at most one short Query, whatever the membership."""
+        members by score: one GetItem, and for a spilled account one short Query, whatever the
+        membership."""
         view = AccountView({}, set(), None, None)
-        try:
-            summary = AccountItem.get(account, SUMMARY, consistent_read=True)
-        except AccountItem.DoesNotExist:
+        summary = self._summary(account)
+        if summary is None:
             return view
-        except PynamoDBException as error:
-            raise _translate(error) from error
         view.disarmed = self._disarmed(summary)
         view.stage, view.stage_since = summary.stage, summary.stage_since
         view.count = int(summary.members or 0)
+        view.inline = inline_scores(summary)
+        if view.inline is not None:
+            view.total = sum(view.inline.values())
+            ranked = sorted(view.inline.items(), key=lambda pair: (-pair[1], pair[0]))
+            view.members = dict(ranked[:best])
+            return view
         view.total = float(summary.total or 0)
         if best and view.count:
             view.members = self._best_members(account, best)
         return view
+
+    @staticmethod
+    def _summary(account: str) -> AccountItem | None:
+        try:
+            return AccountItem.get(account, SUMMARY, consistent_read=True)
+        except AccountItem.DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise _translate(error) from error
 
     def _best_members(self, account: str, limit: int) -> dict[str, float]:
         try:
@@ -588,9 +635,12 @@ class LeadRepository:
             raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
         return {item["lead"]["S"]: float(item["member_score"]["N"]) for item in page.get("Items", [])}
 
-    def members_at_least(self, account: str, score: float, enough: int) -> int:
+    def members_at_least(self, account: str, score: float, enough: int, view: AccountView | None = None) -> int:
         """How many members score at least `score`, counted up to `enough` (an alert needs to know
-        only whether a committee is complete): at most `enough` index items read."""
+        only whether a committee is complete): from a small account's view as read, else at most
+        `enough` index items read."""
+        if view is not None and view.inline is not None:
+            return min(sum(1 for value in view.inline.values() if value >= score), max(1, enough))
         try:
             page = self._connection.client.query(
                 TableName=AccountItem.Meta.table_name,
@@ -821,6 +871,12 @@ class LeadRepository:
         stayed = plan.previous_account == state.account and plan.previous_score is not None
         moves_account = bool(state.account) and (not stayed or plan.score != (plan.previous_score or 0.0))
         leaves_account = bool(plan.previous_account) and plan.previous_account != state.account
+        # how each account keeps its members (inline in the summary, or spilled): read before writing
+        current = self._summary(state.account) if moves_account and state.account else None
+        if current is not None and not stayed and len(inline_scores(current) or ()) >= INLINE_MEMBERS:
+            self._spill(state.account, current, now)  # one member too many to keep inline
+            current = self._summary(state.account)
+        previous = self._summary(plan.previous_account) if leaves_account and plan.previous_account else None
         if not (others or moves_account or leaves_account or plan.alerts or plan.day_figures or plan.aliases):
             try:
                 lead_item.save(condition=lead_condition)  # the lead alone: no transaction, half the price
@@ -833,15 +889,9 @@ class LeadRepository:
                 tx.save(item, condition=type(item).sk.does_not_exist())
             tx.save(lead_item, condition=lead_condition)
             if moves_account and state.account:
-                delta = plan.score - ((plan.previous_score or 0.0) if stayed else 0.0)
-                member = AccountItem(
-                    state.account, f"member#{state.lead}", lead=state.lead, member_score=plan.score, updated_at=now
-                )
-                tx.save(member)
-                self._add_to_summary(tx, state.account, delta, 0 if stayed else 1)
+                self._member_moves(tx, state.account, current, state.lead, plan, stayed, now)
             if leaves_account and plan.previous_account:
-                tx.delete(AccountItem(plan.previous_account, f"member#{state.lead}"))
-                self._add_to_summary(tx, plan.previous_account, -(plan.previous_score or 0.0), -1)
+                self._member_leaves(tx, plan.previous_account, previous, state.lead, plan.previous_score or 0.0)
             for alert in plan.alerts:
                 tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
             for day, delta in plan.day_figures.items():
@@ -920,11 +970,87 @@ class LeadRepository:
 
     @staticmethod
     def _add_to_summary(tx: TransactWrite, account: str, delta: float, members: int) -> None:
-        """Commutative adds, so concurrent members' saves never overwrite each other's."""
+        """A spilled account's summary: commutative adds, so concurrent members' saves never
+        overwrite each other's (and never while its members are inline: a spill moves them)."""
         actions = [AccountItem.total.add(delta)]
         if members:
             actions.append(AccountItem.members.add(members))
-        tx.update(AccountItem(account, SUMMARY), actions=actions)
+        tx.update(AccountItem(account, SUMMARY), actions=actions, condition=AccountItem.inline.does_not_exist())
+
+    def _member_moves(
+        self,
+        tx: TransactWrite,
+        account: str,
+        summary: AccountItem | None,
+        lead: str,
+        plan: LeadCommit,
+        stayed: bool,
+        now: float,
+    ) -> None:
+        """The member's new score in its account, by how the account keeps its members as read
+        just before; each write is conditional on that, so a concurrent change of it (another
+        member's spill, a join that fills it) cancels the save, which is then read and done again."""
+        scores = inline_scores(summary) if summary is not None else None
+        key = member_key(lead)
+        if summary is None:  # the account's first member: a summary with it inline
+            actions = [
+                AccountItem.inline.set({key: plan.score}),
+                AccountItem.members.add(1),
+                AccountItem.inline_version.add(1),
+            ]
+            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=AccountItem.sk.does_not_exist())
+        elif scores is None:  # spilled: the member's item, and its change added to the sum
+            tx.save(AccountItem(account, f"member#{lead}", lead=lead, member_score=plan.score, updated_at=now))
+            delta = plan.score - ((plan.previous_score or 0.0) if stayed else 0.0)
+            self._add_to_summary(tx, account, delta, 0 if stayed else 1)
+        elif stayed:
+            actions = [AccountItem.inline[key].set(plan.score), AccountItem.inline_version.add(1)]
+            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=AccountItem.inline[key].exists())
+        elif len(scores) < INLINE_MEMBERS:
+            actions = [
+                AccountItem.inline[key].set(plan.score),
+                AccountItem.members.add(1),
+                AccountItem.inline_version.add(1),
+            ]
+            condition = (  # exists() first: size() of a missing map is an error to moto, not False
+                AccountItem.inline.exists()
+                & AccountItem.inline[key].does_not_exist()
+                & (size(AccountItem.inline) < INLINE_MEMBERS)
+            )
+            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=condition)
+        else:  # full: `commit` spills it first, so this is a summary read before someone else filled it
+            raise VersionConflict(f"account {account}: its inline members are full; read it again")
+
+    def _spill(self, account: str, summary: AccountItem, now: float) -> None:
+        """A full account's inline members into one item each and their sum into the summary, in
+        one transaction conditional on the inline members read (so none is lost or stale)."""
+        scores = inline_scores(summary) or {}
+
+        def write(tx: TransactWrite) -> None:
+            for member, score in scores.items():
+                tx.save(AccountItem(account, f"member#{member}", lead=member, member_score=score, updated_at=now))
+            actions = [
+                AccountItem.inline.remove(),
+                AccountItem.total.set(sum(scores.values())),
+                AccountItem.inline_version.add(1),
+            ]
+            condition = AccountItem.inline_version == summary.inline_version
+            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=condition)
+
+        self._transact(write)
+
+    def _member_leaves(
+        self, tx: TransactWrite, account: str, summary: AccountItem | None, lead: str, score: float
+    ) -> None:
+        """The member out of the account it leaves: out of its summary's inline members, or its
+        item deleted and its score taken off the sum."""
+        if summary is not None and summary.inline is not None:
+            key = member_key(lead)
+            actions = [AccountItem.inline[key].remove(), AccountItem.members.add(-1), AccountItem.inline_version.add(1)]
+            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=AccountItem.inline[key].exists())
+            return
+        tx.delete(AccountItem(account, f"member#{lead}"))
+        self._add_to_summary(tx, account, -score, -1)
 
     @staticmethod
     def _history_and_log(
@@ -1103,7 +1229,9 @@ class LeadRepository:
             raise _translate(error) from error
         account = item.account
         member: AccountItem | None = None
-        if account:
+        summary = self._summary(account) if account else None
+        inline = (inline_scores(summary) or {}) if summary is not None and summary.inline is not None else None
+        if account and inline is None:
             try:
                 member = AccountItem.get(account, f"member#{lead}", consistent_read=True)
             except AccountItem.DoesNotExist:
@@ -1111,16 +1239,19 @@ class LeadRepository:
             except PynamoDBException as error:
                 raise _translate(error) from error
         version = int(item.version or 0)
+        in_summary = inline is not None and lead in inline
 
         def write(tx: TransactWrite) -> None:
             tx.delete(LeadItem(lead), condition=LeadItem.version == version)
-            if member is not None and account:
+            if in_summary and account:
+                self._member_leaves(tx, account, summary, lead, 0.0)
+            elif member is not None and account:
                 score = float(member.member_score or 0.0)
                 tx.delete(AccountItem(account, f"member#{lead}"), condition=AccountItem.member_score == score)
                 self._add_to_summary(tx, account, -score, -1)
 
         self._transact(write)
-        return ErasedLead(True, account, member is not None)
+        return ErasedLead(True, account, member is not None or in_summary)
 
     def put_audit(self, pk: str, sk: str, data: dict[str, Any]) -> None:
         """Write an audit record to the metrics table (written once: never replaced)."""

@@ -161,7 +161,7 @@ def _lead_history(lead: str) -> list[dict[str, Any]]:
 
 def stored_report(now: float) -> dict[str, Any]:
     """The leaderboard's data, read back from DynamoDB (not from memory)."""
-    from ..adapters.dynamodb import SUMMARY, AccountItem, AlertItem, LeadRepository, unpack_state
+    from ..adapters.dynamodb import SUMMARY, AccountItem, AlertItem, LeadRepository, inline_scores, unpack_state
     from ..core.accounts import aggregate
     from ..core.engine import view
     from ..core.state import LeadState
@@ -175,7 +175,9 @@ def stored_report(now: float) -> dict[str, Any]:
     accounts: dict[str, dict[str, float]] = {}
     alerts: list[dict[str, Any]] = []
     for item in AccountItem.scan():
-        if item.sk != SUMMARY and item.lead is not None:
+        if item.sk == SUMMARY:
+            accounts.setdefault(item.account, {}).update(inline_scores(item) or {})
+        elif item.lead is not None:
             member = getattr(item, "member_score", None)  # a member's main score (older items: `score`)
             accounts.setdefault(item.account, {})[item.lead] = float(member if member is not None else item.score or 0)
     for alert in AlertItem.scan():

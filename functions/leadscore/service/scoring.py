@@ -458,7 +458,9 @@ class ScoringService:
         for alert in self.model.account_alerts:
             if alert.kind == "engaged_buyers":
                 # counted up to the committee's size: enough to know whether it is complete
-                value = float(self.repository.members_at_least(account, alert.buyer_score or 0.0, alert.buyers or 1))
+                value = float(
+                    self.repository.members_at_least(account, alert.buyer_score or 0.0, alert.buyers or 1, view)
+                )
                 qualifies = value >= (alert.buyers or 1)
                 threshold: float | None = float(alert.buyers or 1)
             else:
