@@ -38,6 +38,7 @@ class Settings:
     event_retention_days: int = 396
     history_retention_days: int = 0
     stored_json_dictionary: str = "v1"  # how state and history are compressed when written ("none": plain zlib)
+    account_members: str = "inline"  # where a new account keeps its members ("items": one item each, as before)
     allowed_origins: tuple[str, ...] = ()
     model_path: str = str(_DEFAULT_MODEL)
     dynamodb_endpoint: str | None = None  # DynamoDB Local in tests; None on AWS

@@ -448,3 +448,13 @@ def test_the_stored_json_format_is_a_parameter_every_function_reads():
     assert variables["STORED_JSON_DICTIONARY"] == {"Ref": "StoredJsonDictionary"}
     assert Settings.from_env(env={"STORED_JSON_DICTIONARY": "none"}).stored_json_dictionary == "none"
     assert Settings.from_env(env={}).stored_json_dictionary == "v1"
+
+
+def test_where_new_accounts_keep_their_members_is_a_parameter_every_function_reads():
+    template = read_template()
+    parameter = template["Parameters"]["AccountMembers"]
+    assert parameter["Default"] == "inline" and set(parameter["AllowedValues"]) == {"inline", "items"}
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["ACCOUNT_MEMBERS"] == {"Ref": "AccountMembers"}
+    assert Settings.from_env(env={"ACCOUNT_MEMBERS": "items"}).account_members == "items"
+    assert Settings.from_env(env={}).account_members == "inline"

@@ -5,6 +5,8 @@ and a save reads the same few items for 1 member or 10,000."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -198,3 +200,42 @@ def test_a_save_reads_the_same_few_items_for_one_member_or_ten_thousand(engine):
     assert [name for name, _ in big if name != "Query"] == [name for name, _ in small if name != "Query"]
     assert max(n for name, n in big if name == "Query") <= 3
     assert items(small) <= 5
+
+
+def test_an_upgrade_and_a_rollback_keep_every_account_readable_by_both_releases(engine, monkeypatch, capsys):
+    """AccountMembers=items writes new accounts as releases before inline members did (an item per
+    member); `leadscore accounts spill` turns every small account into one, before a rollback."""
+    from leadscore.adapters.dynamodb import LeadRepository
+    from leadscore.cli.main import main
+
+    service = engine.service(TOP3)
+    service.score([accepted("s1", type_="download"), accepted("s2", email="bob@acme.example")])
+    old_way = engine.service(TOP3)
+    old_way.repository = LeadRepository(dataclasses.replace(engine.settings, account_members="items"))
+    old_way.score([accepted("o1", email="carl@old.example", type_="download"), accepted("o2", email="dan@old.example")])
+    old = list(AccountItem.query("old.example", consistent_read=True))
+    summary = next(item for item in old if item.sk == "#summary")
+    assert summary.inline is None and (int(summary.members), float(summary.total)) == (2, 6.0)
+    assert sorted(item.sk for item in old) == ["#summary", "member#carl@old.example", "member#dan@old.example"]
+    # a small account written before keeps working while new accounts are written the old way
+    old_way.score([accepted("s3", type_="page_view")])
+    assert engine.repository.account("acme.example", 3).inline == {"ann@acme.example": 6.0, "bob@acme.example": 1.0}
+    before = {account: stored_score(engine, account, TOP3) for account in ("acme.example", "old.example")}
+    # the spill, before a rollback: every small account becomes an item per member and their sum
+    assert engine.repository.spill_all() == (1, 1)
+    items = list(AccountItem.query("acme.example", consistent_read=True))
+    summary = next(item for item in items if item.sk == "#summary")
+    assert summary.inline is None and (int(summary.members), float(summary.total)) == (2, 7.0)
+    assert sorted(item.sk for item in items) == ["#summary", "member#ann@acme.example", "member#bob@acme.example"]
+    assert {account: stored_score(engine, account, TOP3) for account in before} == before
+    # the command does the same (and finds nothing left to spill); saves go on, on the large path
+    monkeypatch.setenv("ACCOUNTS_TABLE", engine.settings.accounts_table)
+    if engine.settings.dynamodb_endpoint:
+        monkeypatch.setenv("DYNAMODB_ENDPOINT", engine.settings.dynamodb_endpoint)
+    assert main(["accounts", "spill"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"large_already": 2, "spilled": 0}
+    service = engine.service(TOP3)
+    service.score([accepted("s4", type_="download")])
+    members, _ = engine.repository.account_members("acme.example")
+    summary = AccountItem.get("acme.example", "#summary", consistent_read=True)
+    assert members == {"ann@acme.example": 11.0, "bob@acme.example": 1.0} and float(summary.total) == 12.0

@@ -170,11 +170,11 @@ class AccountItem(Model):
 
     A small account (up to INLINE_MEMBERS members, most of them) keeps its members' scores in the
     summary itself (`inline`): a member's save then writes one small item besides the lead, and
-    reading the account is one GetItem. The member joining past that spills them, in its save's
-    transaction, into one item per member plus the scores' sum (`total`); the ByScore index then
-    gives the best members a few at a time, so reading or saving an account costs the same for
-    50 members or 10,000. A summary without `inline` (every account written before inline
-    members existed) is a spilled one."""
+    reading the account is one GetItem. The member joining past that first spills them, in their
+    own transaction, into one item per member plus the scores' sum (`total`); the ByScore index
+    then gives the best members a few at a time, so reading or saving an account costs the same
+    for 50 members or 10,000. A summary without `inline` (every account written before inline
+    members existed, or while `Settings.account_members` is "items") is a spilled one."""
 
     class Meta:
         table_name = "accounts"
@@ -992,7 +992,10 @@ class LeadRepository:
         member's spill, a join that fills it) cancels the save, which is then read and done again."""
         scores = inline_scores(summary) if summary is not None else None
         key = member_key(lead)
-        if summary is None:  # the account's first member: a summary with it inline
+        if summary is None and self.settings.account_members == "items":  # as releases before inline members did
+            tx.save(AccountItem(account, f"member#{lead}", lead=lead, member_score=plan.score, updated_at=now))
+            self._add_to_summary(tx, account, plan.score, 1)
+        elif summary is None:  # the account's first member: a summary with it inline
             actions = [
                 AccountItem.inline.set({key: plan.score}),
                 AccountItem.members.add(1),
@@ -1034,10 +1037,38 @@ class LeadRepository:
                 AccountItem.total.set(sum(scores.values())),
                 AccountItem.inline_version.add(1),
             ]
-            condition = AccountItem.inline_version == summary.inline_version
-            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=condition)
+            read = summary.inline_version
+            condition = (
+                AccountItem.inline_version.does_not_exist() if read is None else AccountItem.inline_version == read
+            )
+            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=AccountItem.inline.exists() & condition)
 
         self._transact(write)
+
+    def spill_all(self) -> tuple[int, int]:
+        """Spill every small account (a Scan of the summaries), as before rolling back to a release
+        that cannot read inline members; (accounts spilled, accounts found large already). Each
+        spill is conditional on what it read, so it runs safely next to live saves (and is read
+        and done again when one of them changed the account first)."""
+        spilled = large = 0
+        try:
+            summaries = list(AccountItem.scan(AccountItem.sk == SUMMARY, consistent_read=True))
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        for summary in summaries:
+            for _ in range(20):
+                if summary is None or summary.inline is None:
+                    large += 1
+                    break
+                try:
+                    self._spill(summary.account, summary, self.clock())
+                    spilled += 1
+                    break
+                except VersionConflict:
+                    summary = self._summary(summary.account)
+            else:
+                raise StorageError(f"account {summary.account}: it kept changing; run the spill again")
+        return spilled, large
 
     def _member_leaves(
         self, tx: TransactWrite, account: str, summary: AccountItem | None, lead: str, score: float
@@ -1231,7 +1262,7 @@ class LeadRepository:
         member: AccountItem | None = None
         summary = self._summary(account) if account else None
         inline = (inline_scores(summary) or {}) if summary is not None and summary.inline is not None else None
-        if account and inline is None:
+        if account:  # its member item too, even in a small account: erasure leaves no copy behind
             try:
                 member = AccountItem.get(account, f"member#{lead}", consistent_read=True)
             except AccountItem.DoesNotExist:
@@ -1245,10 +1276,11 @@ class LeadRepository:
             tx.delete(LeadItem(lead), condition=LeadItem.version == version)
             if in_summary and account:
                 self._member_leaves(tx, account, summary, lead, 0.0)
-            elif member is not None and account:
+            if member is not None and account:
                 score = float(member.member_score or 0.0)
                 tx.delete(AccountItem(account, f"member#{lead}"), condition=AccountItem.member_score == score)
-                self._add_to_summary(tx, account, -score, -1)
+                if inline is None:  # a large account counts it in its sum (a small one in its map)
+                    self._add_to_summary(tx, account, -score, -1)
 
         self._transact(write)
         return ErasedLead(True, account, member is not None or in_summary)

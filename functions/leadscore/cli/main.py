@@ -19,6 +19,7 @@ from ..core.spec import json_schema
 from ..core.state import Outcome
 from ..core.units import format_number
 from ..settings import SettingsError
+from .accounts import add_accounts_command
 from .assets import add_import_assets_command
 from .calibrate import add_calibrate_command
 from .explain import explain
@@ -311,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(commands)
     add_export_command(commands)
     add_forget_command(commands)
+    add_accounts_command(commands)
 
     alerts = commands.add_parser("alerts", help="the recorded alerts and whether each was sent (ALERTS_TABLE)")
     alerts.add_argument("--status", choices=["pending", "sending", "sent", "failed"], help="only these")
