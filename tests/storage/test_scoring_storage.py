@@ -218,11 +218,13 @@ def test_dynamodb_calls_per_batch(engine):
         for client in clients.values():
             client.meta.events.unregister("before-call.dynamodb", count)
     # one read of the lead, one of its account's summary (how the account keeps its members),
-    # ONE transaction (lead, history item, event-log item, and the member's score in the summary),
-    # one read of the summary after it (whatever the account's size), and a second transaction
-    # only when the account moves stage (here it enters its first one)
+    # ONE transaction when it joins the account (lead, history item, event-log item, the member in
+    # the summary), one read of the summary after it (whatever the account's size), and a second
+    # transaction only when the account moves stage (here it enters its first one)
     assert first == ["GetItem", "GetItem", "TransactWriteItems", "GetItem", "TransactWriteItems"]
-    assert calls == ["GetItem", "GetItem", "TransactWriteItems", "GetItem"]
+    # a member of a small account whose score moves: the lead alone (one PutItem), then its score
+    # in the account's summary (one UpdateItem), no transaction doubling either
+    assert calls == ["GetItem", "GetItem", "PutItem", "UpdateItem", "GetItem"]
 
 
 def test_a_small_account_is_one_item_and_a_large_one_an_item_per_member(engine):

@@ -12,6 +12,11 @@ transaction writes them all, the waiting history and log as one history item and
 item. Nothing is half-written when a Lambda dies mid-way, and a save that touches only the lead
 costs one PutItem of at most 2 write units instead of a transaction of three items (6 units).
 Readers merge what is waiting with what was written, so history and log read the same either way.
+
+One write follows the lead's instead of joining it: a small account's copy of its member's moved
+score (`_sync`), an idempotent update conditional on the lead's version. When a Lambda dies
+between the two, the redelivered batch (its events then duplicates) writes it (`sync_member`),
+and a later save of the lead into a spilled account first sets its member item right.
 """
 
 from __future__ import annotations
@@ -166,11 +171,12 @@ class EventLogItem(Model):
 
 class AccountItem(Model):
     """An account's summary: its members' count, the alerts waiting to re-arm and the stage, and
-    its members' scores, written in each member's save transaction.
+    its members' scores.
 
     A small account (up to INLINE_MEMBERS members, most of them) keeps its members' scores in the
-    summary itself (`inline`): a member's save then writes one small item besides the lead, and
-    reading the account is one GetItem. The member joining past that first spills them, in their
+    summary itself (`inline`): a member whose score moves writes it there after its lead's save,
+    one small UpdateItem ordered by the lead's version (`inline_versions`), and reading the account
+    is one GetItem. Joining and leaving change the count, so they are in the lead's transaction. The member joining past that first spills them, in their
     own transaction, into one item per member plus the scores' sum (`total`); the ByScore index
     then gives the best members a few at a time, so reading or saving an account costs the same
     for 50 members or 10,000. A summary without `inline` (every account written before inline
@@ -193,11 +199,15 @@ class AccountItem(Model):
     updated_at = NumberAttribute(null=True)
     inline = MapAttribute(null=True)  # summary of a small account: member_key(lead) -> its main score
     inline_version = NumberAttribute(null=True)  # summary: counts inline changes (a spill is conditional on it)
+    # summary of a small account: member_key(lead) -> the lead version its inline score is from, so a
+    # member's score written after its lead's save (`sync_member`) never puts an older one back
+    inline_versions = MapAttribute(null=True)
 
 
 # A spill writes this many member items and the summary in one transaction: at most 10 items,
 # DynamoDB's first limit and DynamoDB Local's (the service now takes 100).
 INLINE_MEMBERS = 8
+SYNC_ATTEMPTS = 8  # reads and writes of a member's score before letting SQS redeliver
 
 
 def member_key(lead: str) -> str:
@@ -877,19 +887,26 @@ class LeadRepository:
             self._spill(state.account, current, now)  # one member too many to keep inline
             current = self._summary(state.account)
         previous = self._summary(plan.previous_account) if leaves_account and plan.previous_account else None
-        if not (others or moves_account or leaves_account or plan.alerts or plan.day_figures or plan.aliases):
+        # a small account's member whose score moved: its inline score is written after the lead
+        # (sync_member), idempotent and ordered by version, so neither pays a transaction's double price
+        after_lead = moves_account and stayed and current is not None and current.inline is not None
+        in_transaction = moves_account and not after_lead
+        if not (others or in_transaction or leaves_account or plan.alerts or plan.day_figures or plan.aliases):
             try:
                 lead_item.save(condition=lead_condition)  # the lead alone: no transaction, half the price
             except PynamoDBException as error:
                 raise _translate(error) from error
+            if after_lead and state.account:
+                self._sync(state.account, state.lead, plan.score, new_version, current)
             return new_version
 
         def write(tx: TransactWrite) -> None:
             for item in others:
                 tx.save(item, condition=type(item).sk.does_not_exist())
             tx.save(lead_item, condition=lead_condition)
-            if moves_account and state.account:
-                self._member_moves(tx, state.account, current, state.lead, plan, stayed, now)
+            if in_transaction and state.account:
+                held = (plan.previous_score or 0.0) if stayed else None
+                self._member_moves(tx, state.account, current, state.lead, plan.score, new_version, held, now)
             if leaves_account and plan.previous_account:
                 self._member_leaves(tx, plan.previous_account, previous, state.lead, plan.previous_score or 0.0)
             for alert in plan.alerts:
@@ -911,7 +928,16 @@ class LeadRepository:
                 condition = LeadItem.lead.does_not_exist() if version == 0 else LeadItem.version == version
                 tx.save(alias, condition=condition)
 
-        self._transact(write)
+        try:
+            self._transact(write)
+        except VersionConflict:
+            if in_transaction and stayed and current is not None and current.inline is None and state.account:
+                # a member item that does not hold the score the lead was saved with (a small account's
+                # score written after its lead was lost, then the account spilled): set right, then retry
+                self._sync_spilled(state.account, state.lead, plan.previous_score or 0.0, plan.expected_version)
+            raise
+        if after_lead and state.account:
+            self._sync(state.account, state.lead, plan.score, new_version, current)
         return new_version
 
     def _unexpired(self, pending: dict[str, list[dict[str, Any]]], now: float) -> dict[str, list[dict[str, Any]]]:
@@ -983,35 +1009,40 @@ class LeadRepository:
         account: str,
         summary: AccountItem | None,
         lead: str,
-        plan: LeadCommit,
-        stayed: bool,
+        score: float,
+        version: int,
+        held: float | None,
         now: float,
     ) -> None:
-        """The member's new score in its account, by how the account keeps its members as read
-        just before; each write is conditional on that, so a concurrent change of it (another
-        member's spill, a join that fills it) cancels the save, which is then read and done again."""
+        """The member joining its account, or moving in a spilled one, by how the account keeps its
+        members as read just before; each write is conditional on that, so a concurrent change of it
+        (another member's spill, a join that fills it) cancels the save, which is then read and done
+        again. `held`: the score a member staying in it was saved with (None: it joins). A small
+        account's member that stays is written after the lead instead (`_sync`)."""
         scores = inline_scores(summary) if summary is not None else None
         key = member_key(lead)
         if summary is None and self.settings.account_members == "items":  # as releases before inline members did
-            tx.save(AccountItem(account, f"member#{lead}", lead=lead, member_score=plan.score, updated_at=now))
-            self._add_to_summary(tx, account, plan.score, 1)
+            tx.save(AccountItem(account, f"member#{lead}", lead=lead, member_score=score, updated_at=now))
+            self._add_to_summary(tx, account, score, 1)
         elif summary is None:  # the account's first member: a summary with it inline
             actions = [
-                AccountItem.inline.set({key: plan.score}),
+                AccountItem.inline.set({key: score}),
+                AccountItem.inline_versions.set({key: version}),
                 AccountItem.members.add(1),
                 AccountItem.inline_version.add(1),
             ]
             tx.update(AccountItem(account, SUMMARY), actions=actions, condition=AccountItem.sk.does_not_exist())
         elif scores is None:  # spilled: the member's item, and its change added to the sum
-            tx.save(AccountItem(account, f"member#{lead}", lead=lead, member_score=plan.score, updated_at=now))
-            delta = plan.score - ((plan.previous_score or 0.0) if stayed else 0.0)
-            self._add_to_summary(tx, account, delta, 0 if stayed else 1)
-        elif stayed:
-            actions = [AccountItem.inline[key].set(plan.score), AccountItem.inline_version.add(1)]
-            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=AccountItem.inline[key].exists())
+            member = AccountItem(account, f"member#{lead}", lead=lead, member_score=score, updated_at=now)
+            if held is not None:  # the sum moves by the change from the score the member item holds: check it does
+                tx.save(member, condition=AccountItem.member_score == held)
+                self._add_to_summary(tx, account, score - held, 0)
+            else:
+                tx.save(member)
+                self._add_to_summary(tx, account, score, 1)
         elif len(scores) < INLINE_MEMBERS:
             actions = [
-                AccountItem.inline[key].set(plan.score),
+                AccountItem.inline[key].set(score),
                 AccountItem.members.add(1),
                 AccountItem.inline_version.add(1),
             ]
@@ -1020,9 +1051,112 @@ class LeadRepository:
                 & AccountItem.inline[key].does_not_exist()
                 & (size(AccountItem.inline) < INLINE_MEMBERS)
             )
-            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=condition)
+            versioned, version_condition = self._inline_version_set(summary, key, version)
+            tx.update(AccountItem(account, SUMMARY), actions=actions + versioned, condition=condition & version_condition)
         else:  # full: `commit` spills it first, so this is a summary read before someone else filled it
             raise VersionConflict(f"account {account}: its inline members are full; read it again")
+
+    @staticmethod
+    def _inline_version_set(summary: AccountItem | None, key: str, version: int) -> tuple[list[Any], Any]:
+        """(the actions recording a member's version in `inline_versions`, their condition): a key of
+        the map when the summary read has one, else the map itself (summaries written before it)."""
+        if summary is not None and summary.inline_versions is not None:
+            return [AccountItem.inline_versions[key].set(version)], AccountItem.inline_versions.exists()
+        return [AccountItem.inline_versions.set({key: version})], AccountItem.inline_versions.does_not_exist()
+
+    def sync_member(self, account: str, lead: str, score: float, version: int) -> None:
+        """Make the account hold the member's score as of the lead's `version`: after a save whose
+        inline write was lost (a Lambda that died between the two writes, redelivered as duplicates).
+        One GetItem when nothing is missing (two in a spilled account)."""
+        self._sync(account, lead, score, version, self._summary(account))
+
+    def _sync(self, account: str, lead: str, score: float, version: int, summary: AccountItem | None) -> None:
+        """A small account's copy of its member's score, written after the lead's save: conditional
+        on an older version having written it, so a redelivery writes it once and a late writer
+        never puts an older score back; read again and redone when the account changed under it."""
+        key = member_key(lead)
+        for _ in range(SYNC_ATTEMPTS):
+            if summary is None:
+                return  # no account (erased): nothing holds the member
+            if summary.inline is None:
+                self._sync_spilled(account, lead, score, version)  # spilled since: its member item
+                return
+            scores = inline_scores(summary) or {}
+            versions = summary.inline_versions.as_dict() if summary.inline_versions is not None else {}
+            if lead not in scores:
+                if not self._rejoin(account, lead, score, version, summary):
+                    return  # a later save of the lead took it out
+            elif key in versions and int(versions[key]) >= version:
+                return  # this version's score, or a later one, is there
+            else:
+                actions = [AccountItem.inline[key].set(score), AccountItem.inline_version.add(1)]
+                versioned, version_condition = self._inline_version_set(summary, key, version)
+                condition = AccountItem.inline[key].exists() & version_condition
+                if key in versions:
+                    condition &= AccountItem.inline_versions[key] < version
+                try:
+                    AccountItem(account, SUMMARY).update(actions=actions + versioned, condition=condition)
+                    return
+                except PynamoDBException as error:
+                    if not isinstance(_translate(error), VersionConflict):
+                        raise _translate(error) from error
+            summary = self._summary(account)
+        raise RetryableStorageError(f"account {account}: it kept changing while {lead}'s score was written")
+
+    def _rejoin(self, account: str, lead: str, score: float, version: int, summary: AccountItem) -> bool:
+        """A lead saved as a member of a small account that does not list it (written by a release
+        before this one): joined now, if the lead is still at `version`; False when it is not."""
+        scores = inline_scores(summary) or {}
+        if len(scores) >= INLINE_MEMBERS:
+            self._spill(account, summary, self.clock())
+            return True  # read again: a spilled account has its members' items
+
+        def write(tx: TransactWrite) -> None:
+            tx.condition_check(LeadItem, lead, condition=(LeadItem.version == version) & (LeadItem.account == account))
+            self._member_moves(tx, account, summary, lead, score, version, None, self.clock())
+
+        try:
+            self._transact(write)
+        except VersionConflict:
+            return self._lead_at(lead, version)
+        return True
+
+    @staticmethod
+    def _lead_at(lead: str, version: int) -> bool:
+        try:
+            return int(LeadItem.get(lead, consistent_read=True, attributes_to_get=["version"]).version) == version
+        except LeadItem.DoesNotExist:
+            return False
+        except PynamoDBException as error:
+            raise _translate(error) from error
+
+    def _sync_spilled(self, account: str, lead: str, score: float, version: int) -> None:
+        """A spilled account's member item set to the lead's score as of `version` (and the sum moved
+        by the difference), if the lead is still at that version: one GetItem when it holds it."""
+        for _ in range(SYNC_ATTEMPTS):
+            try:
+                found: float | None = float(AccountItem.get(account, f"member#{lead}", consistent_read=True).member_score)
+            except AccountItem.DoesNotExist:
+                found = None
+            except PynamoDBException as error:
+                raise _translate(error) from error
+            if found == score:
+                return
+
+            def write(tx: TransactWrite, found: float | None = found) -> None:
+                tx.condition_check(LeadItem, lead, condition=(LeadItem.version == version) & (LeadItem.account == account))
+                member = AccountItem(account, f"member#{lead}", lead=lead, member_score=score, updated_at=self.clock())
+                held = AccountItem.sk.does_not_exist() if found is None else AccountItem.member_score == found
+                tx.save(member, condition=held)
+                self._add_to_summary(tx, account, score - (found or 0.0), 1 if found is None else 0)
+
+            try:
+                self._transact(write)
+                return
+            except VersionConflict:
+                if not self._lead_at(lead, version):
+                    return  # a later save of the lead wrote its own score
+        raise RetryableStorageError(f"account {account}: it kept changing while {lead}'s score was written")
 
     def _spill(self, account: str, summary: AccountItem, now: float) -> None:
         """A full account's inline members into one item each and their sum into the summary, in
@@ -1034,6 +1168,7 @@ class LeadRepository:
                 tx.save(AccountItem(account, f"member#{member}", lead=member, member_score=score, updated_at=now))
             actions = [
                 AccountItem.inline.remove(),
+                AccountItem.inline_versions.remove(),
                 AccountItem.total.set(sum(scores.values())),
                 AccountItem.inline_version.add(1),
             ]
@@ -1078,7 +1213,11 @@ class LeadRepository:
         if summary is not None and summary.inline is not None:
             key = member_key(lead)
             actions = [AccountItem.inline[key].remove(), AccountItem.members.add(-1), AccountItem.inline_version.add(1)]
-            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=AccountItem.inline[key].exists())
+            condition = AccountItem.inline[key].exists()
+            if summary.inline_versions is not None:
+                actions.append(AccountItem.inline_versions[key].remove())
+                condition &= AccountItem.inline_versions.exists()
+            tx.update(AccountItem(account, SUMMARY), actions=actions, condition=condition)
             return
         tx.delete(AccountItem(account, f"member#{lead}"))
         self._add_to_summary(tx, account, -score, -1)

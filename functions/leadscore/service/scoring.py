@@ -298,11 +298,16 @@ class ScoringService:
             plan.score = main_score(self.model, state)
             plan.due_at = due
             plan.day_figures = save_deltas(moves.transitions, moves.cold)
-            self.repository.commit(plan)  # the alerts are stored with the change that caused them
+            version = self.repository.commit(plan)  # the alerts are stored with the change that caused them
             result.scored += counts["scored"]
             result.alerts.extend(fired)
         result.duplicates += counts["duplicate"]
         result.late += counts["late"]
+        if counts["duplicate"] and state.account and stored is not None and stored.state is not None:
+            # a redelivery: its first delivery may have died between the lead's save and the member's
+            # score in a small account (written after the lead): written now if it is missing
+            score = plan.score if version > stored.version else (stored.score or 0.0)  # saved now, or as stored
+            self.repository.sync_member(state.account, lead, score, version)
         if saved or counts["duplicate"]:
             # also after a batch of duplicates: a crash between the lead's save and this check
             # must not lose the account's move or crossing (both flips are idempotent); a tick

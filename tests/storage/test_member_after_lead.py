@@ -1,0 +1,135 @@
+"""A small account's member whose score moves is written after its lead's save, not in one
+transaction with it (which bills both twice): these tests kill the save between the two writes
+and check that nothing is lost. The redelivery writes the member's score; so does a later save of
+the lead, even when the account spilled into member items in between; an older version's late
+write never replaces a newer score; and summaries written by the release before (no versions, or
+a member missing from the map) are brought right by the next save."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from test_account_aggregate_storage import TOP3, every_member_score, stored_score
+from test_scoring_storage import accepted
+
+from leadscore.adapters.dynamodb import INLINE_MEMBERS, AccountItem, LeadItem, RetryableStorageError, member_key
+
+ACCOUNT = "acme.example"
+ANN = "ann@acme.example"
+
+
+def members_and_summary(engine) -> tuple[dict[str, float], AccountItem]:
+    members, _ = engine.repository.account_members(ACCOUNT)
+    return members, AccountItem.get(ACCOUNT, "#summary", consistent_read=True)
+
+
+def assert_exact(engine) -> dict[str, float]:
+    """The account holds each member's score as its lead item has it, and counts them right."""
+    members, summary = members_and_summary(engine)
+    for lead, score in members.items():
+        assert float(LeadItem.get(lead, consistent_read=True).score) == score, lead
+    assert int(summary.members) == len(members)
+    if summary.inline is None:
+        assert float(summary.total) == pytest.approx(sum(members.values()))
+    assert stored_score(engine, ACCOUNT, TOP3) == pytest.approx(every_member_score(engine, ACCOUNT, TOP3))
+    return members
+
+
+@pytest.fixture
+def crashed(engine, monkeypatch):
+    """Ann (5 points) and Bob (1) in a small account; then Ann's second download is saved and the
+    Lambda dies before her new score reaches the account's summary: her lead says 10, it says 5."""
+    service = engine.service(TOP3)
+    assert not service.score([accepted("a1", email=ANN, type_="download")]).failures
+    assert not service.score([accepted("b1", email="bob@acme.example")]).failures
+
+    def dies(*_args, **_kwargs):
+        raise RetryableStorageError("the Lambda timed out")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(AccountItem, "update", dies)
+        result = service.score([accepted("a2", email=ANN, type_="download")])
+    assert result.failures  # not acknowledged: SQS delivers it again
+    assert float(LeadItem.get(ANN, consistent_read=True).score) == 10.0
+    assert members_and_summary(engine)[0][ANN] == 5.0
+    return service
+
+
+def test_the_redelivery_writes_the_score_the_first_delivery_did_not(engine, crashed):
+    result = crashed.score([accepted("a2", email=ANN, type_="download")])
+    assert not result.failures and result.duplicates == 1 and result.scored == 0
+    assert assert_exact(engine) == {ANN: 10.0, "bob@acme.example": 1.0}
+    version = int(LeadItem.get(ANN, consistent_read=True).version)
+    assert members_and_summary(engine)[1].inline_versions.as_dict()[member_key(ANN)] == version
+    # a third delivery finds it written: nothing moves
+    assert not crashed.score([accepted("a2", email=ANN, type_="download")]).failures
+    assert assert_exact(engine) == {ANN: 10.0, "bob@acme.example": 1.0}
+
+
+def test_the_redelivery_after_the_account_spilled_sets_its_member_item_and_sum(engine, crashed):
+    # the account fills up and spills before the message comes back: Ann's item gets the 5 it held
+    for i in range(INLINE_MEMBERS - 1):
+        assert not crashed.score([accepted(f"j{i}", email=f"buyer{i}@acme.example")]).failures
+    members, summary = members_and_summary(engine)
+    assert summary.inline is None and members[ANN] == 5.0
+    assert not crashed.score([accepted("a2", email=ANN, type_="download")]).failures
+    members = assert_exact(engine)
+    assert members[ANN] == 10.0 and len(members) == INLINE_MEMBERS + 1
+
+
+def test_a_later_save_of_the_lead_before_the_redelivery_sets_the_spilled_member_right_first(engine, crashed):
+    for i in range(INLINE_MEMBERS - 1):
+        assert not crashed.score([accepted(f"j{i}", email=f"buyer{i}@acme.example")]).failures
+    # a rescore's or another path's save of Ann comes first: its sum would move by 11 - 10 while
+    # her item holds 5, so the save finds the item wrong, sets it to 10 (and the sum), then saves
+    assert not crashed.score([accepted("a3", email=ANN)]).failures
+    assert assert_exact(engine)[ANN] == 11.0
+    assert not crashed.score([accepted("a2", email=ANN, type_="download")]).failures  # the redelivery
+    assert assert_exact(engine)[ANN] == 11.0
+
+
+def test_a_late_write_of_an_older_version_never_replaces_a_newer_score(engine):
+    service = engine.service(TOP3)
+    for n in range(3):
+        assert not service.score([accepted(f"a{n}", email=ANN, type_="download")]).failures
+    stored = LeadItem.get(ANN, consistent_read=True)
+    assert members_and_summary(engine)[0][ANN] == float(stored.score) == 15.0
+    engine.repository.sync_member(ACCOUNT, ANN, 5.0, int(stored.version) - 2)  # delayed since its save
+    assert assert_exact(engine)[ANN] == 15.0
+    engine.repository.sync_member(ACCOUNT, ANN, 15.0, int(stored.version))  # a redelivery: written already
+    assert assert_exact(engine)[ANN] == 15.0
+
+
+def test_members_saving_many_times_at_once_and_redelivered_end_with_their_own_scores(engine):
+    service = engine.service(TOP3, max_attempts=50)
+    leads = [f"buyer{i}@acme.example" for i in range(4)]
+    batches = [
+        [accepted(f"{lead}-{n}", email=lead, type_="download" if n % 2 else "page_view")] for lead in leads for n in range(8)
+    ]
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(service.score, batches))
+        results += list(pool.map(service.score, batches[::3]))  # redelivered, concurrently again
+    assert all(not r.failures for r in results), [r.failures for r in results if r.failures]
+    members = assert_exact(engine)
+    assert members == {lead: 4 * 1.0 + 4 * 5.0 for lead in leads}
+    assert members_and_summary(engine)[1].inline is not None  # still a small account
+
+
+def test_a_summary_written_before_versions_and_a_member_missing_from_it_are_set_right(engine):
+    service = engine.service(TOP3)
+    service.score([accepted("a1", email=ANN, type_="download"), accepted("b1", email="bob@acme.example")])
+    # as the release before wrote it: no versions; and Ann's entry lost (as only that release could)
+    AccountItem(ACCOUNT, "#summary").update(
+        actions=[
+            AccountItem.inline_versions.remove(),
+            AccountItem.inline[member_key(ANN)].remove(),
+            AccountItem.members.add(-1),
+        ]
+    )
+    assert members_and_summary(engine)[0] == {"bob@acme.example": 1.0}
+    assert not service.score([accepted("a2", email=ANN, type_="download")]).failures
+    assert assert_exact(engine) == {ANN: 10.0, "bob@acme.example": 1.0}  # joined again
+    assert not service.score([accepted("b2", email="bob@acme.example")]).failures
+    assert assert_exact(engine) == {ANN: 10.0, "bob@acme.example": 2.0}
+    assert set(members_and_summary(engine)[1].inline_versions.as_dict()) == {member_key(ANN), member_key("bob@acme.example")}
