@@ -8,15 +8,28 @@ a member missing from the map) are brought right by the next save."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import pytest
 from test_account_aggregate_storage import TOP3, every_member_score, stored_score
 from test_scoring_storage import accepted
 
-from leadscore.adapters.dynamodb import INLINE_MEMBERS, AccountItem, LeadItem, RetryableStorageError, member_key
+from leadscore.adapters.dynamodb import (
+    INLINE_MEMBERS,
+    AccountItem,
+    LeadItem,
+    LeadRepository,
+    RetryableStorageError,
+    VersionConflict,
+    member_key,
+)
+from leadscore.service.replaying import model_change_event
+from leadscore.service.scoring import AcceptedEvent, schedule_tick
 
 ACCOUNT = "acme.example"
 ANN = "ann@acme.example"
+BOB = "bob@acme.example"
+START = datetime.fromisoformat("2026-11-21T10:00:00+00:00").timestamp()
 
 
 def members_and_summary(engine) -> tuple[dict[str, float], AccountItem]:
@@ -36,6 +49,10 @@ def assert_exact(engine) -> dict[str, float]:
     return members
 
 
+def dies(*_args, **_kwargs):
+    raise RetryableStorageError("the Lambda timed out")
+
+
 @pytest.fixture
 def crashed(engine, monkeypatch):
     """Ann (5 points) and Bob (1) in a small account; then Ann's second download is saved and the
@@ -43,10 +60,6 @@ def crashed(engine, monkeypatch):
     service = engine.service(TOP3)
     assert not service.score([accepted("a1", email=ANN, type_="download")]).failures
     assert not service.score([accepted("b1", email="bob@acme.example")]).failures
-
-    def dies(*_args, **_kwargs):
-        raise RetryableStorageError("the Lambda timed out")
-
     with monkeypatch.context() as patch:
         patch.setattr(AccountItem, "update", dies)
         result = service.score([accepted("a2", email=ANN, type_="download")])
@@ -133,3 +146,118 @@ def test_a_summary_written_before_versions_and_a_member_missing_from_it_are_set_
     assert not service.score([accepted("b2", email="bob@acme.example")]).failures
     assert assert_exact(engine) == {ANN: 10.0, "bob@acme.example": 2.0}
     assert set(members_and_summary(engine)[1].inline_versions.as_dict()) == {member_key(ANN), member_key("bob@acme.example")}
+
+
+def test_leaving_the_spilled_account_after_a_lost_write_takes_out_the_score_its_item_holds(engine, crashed):
+    for i in range(INLINE_MEMBERS - 1):
+        assert not crashed.score([accepted(f"j{i}", email=f"buyer{i}@acme.example")]).failures
+    # the redelivery comes in one batch with Ann's next message, which moves her to another
+    # company: the sum must lose the 5 her item holds, not the 10 her lead was saved with
+    moved = accepted("mv", email=ANN, type_="identify", at="2026-11-20T11:00:00Z", profile={"company_id": "ELSEWHERE"})
+    assert not crashed.score([accepted("a2", email=ANN, type_="download"), moved]).failures
+    members = assert_exact(engine)
+    assert ANN not in members and len(members) == INLINE_MEMBERS
+
+
+DECAY = """
+decay: {after_inactive: 21d, every: 7d, percent: 50%, floor: 0}
+rules:
+  - {id: visit, when: {event: page_view}, points: 1}
+  - {id: wp, when: {event: download}, points: 20}
+"""
+
+
+def test_a_tick_whose_decay_was_saved_before_the_lambda_died_writes_the_score_when_it_comes_back(engine, monkeypatch):
+    service = engine.service(DECAY)
+    assert not service.score([accepted("a1", email=ANN, type_="download", at="2026-10-01T10:00:00Z")]).failures
+    assert not service.score([accepted("b1", email="bob@acme.example", at="2026-10-01T10:00:00Z")]).failures
+    at = datetime.fromisoformat("2026-11-15T05:00:00+00:00").timestamp()
+    tick = AcceptedEvent(schedule_tick(ANN, at), {}, "t1", "schedule")
+    with monkeypatch.context() as patch:
+        patch.setattr(AccountItem, "update", dies)
+        assert service.score([tick]).failures
+    assert float(LeadItem.get(ANN, consistent_read=True).score) < 20.0 == members_and_summary(engine)[0][ANN]
+    # the tick again: its decay is done, so nothing is saved, but the account gets the score
+    assert not service.score([tick]).failures
+    assert assert_exact(engine)[ANN] < 20.0
+
+
+def test_a_late_write_finds_a_version_map_made_since_without_its_member_and_still_loses_to_the_newer(engine):
+    service = engine.service(TOP3)
+    service.score([accepted("a1", email=ANN, type_="download"), accepted("b1", email=BOB)])
+    # a summary as the release before left it for Bob: a version map (a join made it) without him
+    unversioned = AccountItem(ACCOUNT, "#summary")
+    unversioned.update(actions=[AccountItem.inline_versions[member_key(BOB)].remove()])
+    stale = AccountItem.get(ACCOUNT, "#summary", consistent_read=True)  # what Bob's next save reads first
+    assert not service.score([accepted("b2", email=BOB)]).failures
+    older = int(LeadItem.get(BOB, consistent_read=True).version)
+    unversioned.update(actions=[AccountItem.inline_versions[member_key(BOB)].remove()])
+    assert not service.score([accepted("b3", email=BOB)]).failures  # a newer save writes first
+    engine.repository._sync(ACCOUNT, BOB, 2.0, older, stale)  # then the older one's, late
+    assert assert_exact(engine)[BOB] == 3.0
+
+
+def test_an_erasure_leaves_no_trace_of_the_lead_when_its_late_write_made_the_version_map(engine, monkeypatch):
+    service = engine.service(TOP3)
+    service.score([accepted("a1", email=ANN, type_="download"), accepted("b1", email=BOB)])
+    AccountItem(ACCOUNT, "#summary").update(actions=[AccountItem.inline_versions.remove()])  # as written before
+    with monkeypatch.context() as patch:
+        patch.setattr(AccountItem, "update", dies)
+        service.score([accepted("a2", email=ANN, type_="download")])  # saved; its score not yet written
+    lead = LeadItem.get(ANN, consistent_read=True)
+    read_summary = LeadRepository._summary
+    late: list[bool] = []
+
+    def summary_then_the_late_write(account):
+        summary = read_summary(account)
+        if not late:  # lands between the erasure's read of the summary and its transaction
+            late.append(True)
+            engine.repository.sync_member(ACCOUNT, ANN, float(lead.score), int(lead.version))
+        return summary
+
+    monkeypatch.setattr(LeadRepository, "_summary", staticmethod(summary_then_the_late_write))
+    with pytest.raises(VersionConflict):  # the summary changed under it: the forget function reads again
+        engine.repository.remove_lead(ANN)
+    monkeypatch.setattr(LeadRepository, "_summary", staticmethod(read_summary))
+    assert engine.repository.remove_lead(ANN).removed
+    summary = AccountItem.get(ACCOUNT, "#summary", consistent_read=True)
+    assert ANN not in str(summary.inline.as_dict()) + str(summary.inline_versions.as_dict())
+    assert assert_exact(engine) == {BOB: 1.0}
+
+
+def test_a_member_item_written_before_member_score_existed_is_moved_and_left_like_any_other(engine):
+    service = engine.service(TOP3)
+    for i in range(INLINE_MEMBERS + 1):
+        assert not service.score([accepted(f"j{i}", email=f"buyer{i}@acme.example")]).failures
+    for lead in ("buyer0@acme.example", "buyer1@acme.example"):  # as releases before wrote them: `score`
+        AccountItem(ACCOUNT, f"member#{lead}").update(
+            actions=[AccountItem.member_score.remove(), AccountItem.score.set(1.0)]
+        )
+    assert not service.score([accepted("x1", email="buyer0@acme.example", type_="download")]).failures
+    moved = accepted("x2", email="buyer1@acme.example", type_="identify", profile={"company_id": "ELSEWHERE"})
+    assert not service.score([moved]).failures
+    assert engine.repository.remove_lead("buyer2@acme.example").removed  # and one erased
+    members = assert_exact(engine)
+    assert members["buyer0@acme.example"] == 6.0 and len(members) == INLINE_MEMBERS - 1
+
+
+def test_a_rescore_visit_writes_the_member_in_the_lead_s_transaction_as_nothing_delivers_it_again(engine):
+    assert not engine.service(TOP3).score([accepted("a1", email=ANN, type_="download")]).failures
+    rescored = engine.service(TOP3.replace("points: 5", "points: 7"))
+    visit = AcceptedEvent(model_change_event(ANN, START, rescored.model.version), {}, f"rescore:{ANN}", "rescore")
+    calls: list[str] = []
+    client = rescored.repository._connection.client
+    clients = {id(c): c for c in (client, LeadItem._get_connection().connection.client, AccountItem._get_connection().connection.client)}
+
+    def count(model, **_):
+        calls.append(model.name)
+
+    for each in clients.values():
+        each.meta.events.register("before-call.dynamodb", count)
+    try:
+        assert not rescored.score([visit]).failures
+    finally:
+        for each in clients.values():
+            each.meta.events.unregister("before-call.dynamodb", count)
+    assert "TransactWriteItems" in calls and "UpdateItem" not in calls and "PutItem" not in calls, calls
+    assert assert_exact(engine) == {ANN: 7.0}

@@ -21,6 +21,7 @@ and a later save of the lead into a spilled account first sets its member item r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -477,6 +478,9 @@ class LeadCommit:
     day_figures: dict[Any, dict[str, Any]] = field(default_factory=dict)  # day -> velocity delta
     pending: str | None = None  # StoredLead.pending of the version expected
     alias_pending: dict[str, str] = field(default_factory=dict)  # anonymous lead -> its StoredLead.pending
+    # a small account's member whose score moved: written after the lead (False: in its transaction,
+    # for callers whose work nothing delivers again if it dies between the two writes)
+    member_after_lead: bool = True
 
 
 def _translate(error: Exception) -> StorageError:
@@ -890,6 +894,7 @@ class LeadRepository:
         # a small account's member whose score moved: its inline score is written after the lead
         # (sync_member), idempotent and ordered by version, so neither pays a transaction's double price
         after_lead = moves_account and stayed and current is not None and current.inline is not None
+        after_lead = after_lead and plan.member_after_lead
         in_transaction = moves_account and not after_lead
         if not (others or in_transaction or leaves_account or plan.alerts or plan.day_figures or plan.aliases):
             try:
@@ -931,10 +936,13 @@ class LeadRepository:
         try:
             self._transact(write)
         except VersionConflict:
+            # a member item that does not hold the score the lead was saved with (a small account's
+            # score written after its lead was lost, then the account spilled): set right, then retry
+            held = plan.previous_score or 0.0
             if in_transaction and stayed and current is not None and current.inline is None and state.account:
-                # a member item that does not hold the score the lead was saved with (a small account's
-                # score written after its lead was lost, then the account spilled): set right, then retry
-                self._sync_spilled(state.account, state.lead, plan.previous_score or 0.0, plan.expected_version)
+                self._sync_spilled(state.account, state.lead, held, plan.expected_version)
+            if previous is not None and previous.inline is None and plan.previous_account:
+                self._sync_spilled(plan.previous_account, state.lead, held, plan.expected_version)
             raise
         if after_lead and state.account:
             self._sync(state.account, state.lead, plan.score, new_version, current)
@@ -1018,7 +1026,7 @@ class LeadRepository:
         members as read just before; each write is conditional on that, so a concurrent change of it
         (another member's spill, a join that fills it) cancels the save, which is then read and done
         again. `held`: the score a member staying in it was saved with (None: it joins). A small
-        account's member that stays is written after the lead instead (`_sync`)."""
+        account's member that stays is mostly written after the lead instead (`_sync`)."""
         scores = inline_scores(summary) if summary is not None else None
         key = member_key(lead)
         if summary is None and self.settings.account_members == "items":  # as releases before inline members did
@@ -1040,6 +1048,11 @@ class LeadRepository:
             else:
                 tx.save(member)
                 self._add_to_summary(tx, account, score, 1)
+        elif held is not None:  # stays in a small account, written in the lead's transaction
+            actions = [AccountItem.inline[key].set(score), AccountItem.inline_version.add(1)]
+            versioned, version_condition = self._inline_version_set(summary, key, version)
+            condition = AccountItem.inline[key].exists() & version_condition
+            tx.update(AccountItem(account, SUMMARY), actions=actions + versioned, condition=condition)
         elif len(scores) < INLINE_MEMBERS:
             actions = [
                 AccountItem.inline[key].set(score),
@@ -1092,8 +1105,10 @@ class LeadRepository:
                 actions = [AccountItem.inline[key].set(score), AccountItem.inline_version.add(1)]
                 versioned, version_condition = self._inline_version_set(summary, key, version)
                 condition = AccountItem.inline[key].exists() & version_condition
-                if key in versions:
-                    condition &= AccountItem.inline_versions[key] < version
+                if summary.inline_versions is not None:  # (a map written since: version_condition fails)
+                    condition &= AccountItem.inline_versions[key].does_not_exist() | (
+                        AccountItem.inline_versions[key] < version
+                    )
                 try:
                     AccountItem(account, SUMMARY).update(actions=actions + versioned, condition=condition)
                     return
@@ -1108,7 +1123,8 @@ class LeadRepository:
         before this one): joined now, if the lead is still at `version`; False when it is not."""
         scores = inline_scores(summary) or {}
         if len(scores) >= INLINE_MEMBERS:
-            self._spill(account, summary, self.clock())
+            with contextlib.suppress(VersionConflict):  # changed since it was read
+                self._spill(account, summary, self.clock())
             return True  # read again: a spilled account has its members' items
 
         def write(tx: TransactWrite) -> None:
@@ -1135,20 +1151,25 @@ class LeadRepository:
         by the difference), if the lead is still at that version: one GetItem when it holds it."""
         for _ in range(SYNC_ATTEMPTS):
             try:
-                found: float | None = float(AccountItem.get(account, f"member#{lead}", consistent_read=True).member_score)
+                item: AccountItem | None = AccountItem.get(account, f"member#{lead}", consistent_read=True)
             except AccountItem.DoesNotExist:
-                found = None
+                item = None
             except PynamoDBException as error:
                 raise _translate(error) from error
-            if found == score:
+            if item is not None and item.member_score is not None and float(item.member_score) == score:
                 return
+            if item is None:
+                found, held = 0.0, AccountItem.sk.does_not_exist()
+            elif item.member_score is None:  # as releases before `member_score` wrote it (in `score`)
+                found, held = float(item.score or 0.0), AccountItem.member_score.does_not_exist()
+            else:
+                found, held = float(item.member_score), AccountItem.member_score == float(item.member_score)
 
-            def write(tx: TransactWrite, found: float | None = found) -> None:
+            def write(tx: TransactWrite, found: float = found, held: Any = held, joins: int = int(item is None)) -> None:
                 tx.condition_check(LeadItem, lead, condition=(LeadItem.version == version) & (LeadItem.account == account))
                 member = AccountItem(account, f"member#{lead}", lead=lead, member_score=score, updated_at=self.clock())
-                held = AccountItem.sk.does_not_exist() if found is None else AccountItem.member_score == found
                 tx.save(member, condition=held)
-                self._add_to_summary(tx, account, score - (found or 0.0), 1 if found is None else 0)
+                self._add_to_summary(tx, account, score - found, joins)
 
             try:
                 self._transact(write)
@@ -1217,9 +1238,12 @@ class LeadRepository:
             if summary.inline_versions is not None:
                 actions.append(AccountItem.inline_versions[key].remove())
                 condition &= AccountItem.inline_versions.exists()
+            else:  # a map written since would keep the lead's id: read again
+                condition &= AccountItem.inline_versions.does_not_exist()
             tx.update(AccountItem(account, SUMMARY), actions=actions, condition=condition)
             return
-        tx.delete(AccountItem(account, f"member#{lead}"))
+        # the sum loses the score the member item holds: check it does (see _sync_spilled)
+        tx.delete(AccountItem(account, f"member#{lead}"), condition=AccountItem.member_score == score)
         self._add_to_summary(tx, account, -score, -1)
 
     @staticmethod
@@ -1416,8 +1440,12 @@ class LeadRepository:
             if in_summary and account:
                 self._member_leaves(tx, account, summary, lead, 0.0)
             if member is not None and account:
-                score = float(member.member_score or 0.0)
-                tx.delete(AccountItem(account, f"member#{lead}"), condition=AccountItem.member_score == score)
+                if member.member_score is None:  # as releases before `member_score` wrote it (in `score`)
+                    score, held = float(member.score or 0.0), AccountItem.member_score.does_not_exist()
+                else:
+                    score = float(member.member_score)
+                    held = AccountItem.member_score == score
+                tx.delete(AccountItem(account, f"member#{lead}"), condition=held)
                 if inline is None:  # a large account counts it in its sum (a small one in its map)
                     self._add_to_summary(tx, account, -score, -1)
 

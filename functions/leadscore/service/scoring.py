@@ -238,6 +238,9 @@ class ScoringService:
             previous_score=stored.score if stored is not None and stored.state is not None else None,
             pending=stored.pending if stored is not None else None,
             alias_pending=alias_pending,
+            # a rescore run calls this directly: nothing would deliver its visit again to repair a
+            # member's score written after the lead, so that is written in the lead's transaction
+            member_after_lead=not any(item.event.type == MODEL_CHANGE for item in items),
         )
         outcomes = []
         counts = {"scored": 0, "duplicate": 0, "late": 0}
@@ -303,10 +306,12 @@ class ScoringService:
             result.alerts.extend(fired)
         result.duplicates += counts["duplicate"]
         result.late += counts["late"]
-        if counts["duplicate"] and state.account and stored is not None and stored.state is not None:
-            # a redelivery: its first delivery may have died between the lead's save and the member's
-            # score in a small account (written after the lead): written now if it is missing
-            score = plan.score if version > stored.version else (stored.score or 0.0)  # saved now, or as stored
+        committed = stored is not None and version > stored.version
+        if (counts["duplicate"] or not committed) and state.account and stored is not None and stored.state is not None:
+            # a redelivery (duplicates, or a visit that finds its work done): its first delivery may
+            # have died between the lead's save and the member's score in a small account (written
+            # after the lead); written now if it is missing
+            score = plan.score if committed else (stored.score or 0.0)
             self.repository.sync_member(state.account, lead, score, version)
         if saved or counts["duplicate"]:
             # also after a batch of duplicates: a crash between the lead's save and this check
