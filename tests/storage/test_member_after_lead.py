@@ -1,9 +1,12 @@
 """A small account's member whose score moves is written after its lead's save, not in one
 transaction with it (which bills both twice): these tests kill the save between the two writes
-and check that nothing is lost. The redelivery writes the member's score; so does a later save of
-the lead, even when the account spilled into member items in between; an older version's late
-write never replaces a newer score; and summaries written by the release before (no versions, or
-a member missing from the map) are brought right by the next save."""
+and check that nothing is lost. The redelivery writes the member's score (a tick's too, which
+then finds its work done); so does a later save of the lead, even when the account spilled into
+member items in between or the lead leaves it; an older version's late write never replaces a
+newer score; an erasure racing a late write leaves no trace; a rescore visit, which nothing
+delivers again, writes the member in the lead's transaction; and what releases before wrote (a
+summary without versions, a member missing from it, a member item without `member_score`) is
+brought right by the next save."""
 
 from __future__ import annotations
 
