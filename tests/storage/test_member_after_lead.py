@@ -264,3 +264,14 @@ def test_a_rescore_visit_writes_the_member_in_the_lead_s_transaction_as_nothing_
             each.meta.events.unregister("before-call.dynamodb", count)
     assert "TransactWriteItems" in calls and "UpdateItem" not in calls and "PutItem" not in calls, calls
     assert assert_exact(engine) == {ANN: 7.0}
+
+
+def test_an_id_an_older_release_left_in_the_version_map_goes_at_the_account_s_next_member_move(engine):
+    service = engine.service(TOP3)
+    service.score([accepted("a1", email=ANN, type_="download"), accepted("b1", email=BOB)])
+    gone = "erased@acme.example"  # erased by a release that did not know the map: only its version left
+    AccountItem(ACCOUNT, "#summary").update(actions=[AccountItem.inline_versions[member_key(gone)].set(3)])
+    assert not service.score([accepted("a2", email=ANN)]).failures
+    versions = members_and_summary(engine)[1].inline_versions.as_dict()
+    assert set(versions) == {member_key(ANN), member_key(BOB)}
+    assert assert_exact(engine) == {ANN: 6.0, BOB: 1.0}

@@ -1109,6 +1109,10 @@ class LeadRepository:
                     condition &= AccountItem.inline_versions[key].does_not_exist() | (
                         AccountItem.inline_versions[key] < version
                     )
+                for gone in (k for k in versions if k not in {member_key(m) for m in scores}):
+                    # left or erased by a release that did not know the map: its id goes too
+                    versioned.append(AccountItem.inline_versions[gone].remove())
+                    condition &= AccountItem.inline[gone].does_not_exist()
                 try:
                     AccountItem(account, SUMMARY).update(actions=actions + versioned, condition=condition)
                     return
