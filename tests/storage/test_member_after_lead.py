@@ -185,6 +185,22 @@ def test_a_tick_whose_decay_was_saved_before_the_lambda_died_writes_the_score_wh
     assert assert_exact(engine)[ANN] < 20.0
 
 
+def test_a_tick_redelivered_with_an_event_that_moves_nothing_still_writes_the_lost_score(engine, monkeypatch):
+    service = engine.service(DECAY)
+    assert not service.score([accepted("a1", email=ANN, type_="download", at="2026-10-01T10:00:00Z")]).failures
+    assert not service.score([accepted("b1", email=BOB, at="2026-10-01T10:00:00Z")]).failures
+    at = datetime.fromisoformat("2026-11-15T05:00:00+00:00").timestamp()
+    tick = AcceptedEvent(schedule_tick(ANN, at), {}, "t1", "schedule")
+    with monkeypatch.context() as patch:
+        patch.setattr(AccountItem, "update", dies)
+        assert service.score([tick]).failures
+    # the tick comes back in one batch with an identify that changes her name, not her score: the
+    # batch saves (so it is no no-op) and has no duplicate (a tick never is one)
+    named = accepted("i1", email=ANN, type_="identify", at="2026-11-15T06:00:00Z", profile={"first_name": "Ann"})
+    assert not service.score([tick, named]).failures
+    assert assert_exact(engine)[ANN] < 20.0
+
+
 def test_a_late_write_finds_a_version_map_made_since_without_its_member_and_still_loses_to_the_newer(engine):
     service = engine.service(TOP3)
     service.score([accepted("a1", email=ANN, type_="download"), accepted("b1", email=BOB)])
@@ -275,3 +291,19 @@ def test_an_id_an_older_release_left_in_the_version_map_goes_at_the_account_s_ne
     versions = members_and_summary(engine)[1].inline_versions.as_dict()
     assert set(versions) == {member_key(ANN), member_key(BOB)}
     assert assert_exact(engine) == {ANN: 6.0, BOB: 1.0}
+
+
+def test_a_rescore_visit_to_a_member_its_small_account_does_not_list_joins_it(engine):
+    service = engine.service(TOP3)
+    service.score([accepted("a1", email=ANN, type_="download"), accepted("b1", email=BOB)])
+    AccountItem(ACCOUNT, "#summary").update(  # as only an older release could leave it
+        actions=[
+            AccountItem.inline_versions.remove(),
+            AccountItem.inline[member_key(ANN)].remove(),
+            AccountItem.members.add(-1),
+        ]
+    )
+    rescored = engine.service(TOP3.replace("points: 5", "points: 7"))
+    visit = AcceptedEvent(model_change_event(ANN, START, rescored.model.version), {}, f"rescore:{ANN}", "rescore")
+    assert not rescored.score([visit]).failures
+    assert assert_exact(engine) == {ANN: 7.0, BOB: 1.0}

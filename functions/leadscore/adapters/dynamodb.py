@@ -887,6 +887,8 @@ class LeadRepository:
         leaves_account = bool(plan.previous_account) and plan.previous_account != state.account
         # how each account keeps its members (inline in the summary, or spilled): read before writing
         current = self._summary(state.account) if moves_account and state.account else None
+        if stayed and current is not None and current.inline is not None and state.lead not in inline_scores(current):
+            stayed = False  # a small account that does not list it (an older release's doing): it joins
         if current is not None and not stayed and len(inline_scores(current) or ()) >= INLINE_MEMBERS:
             self._spill(state.account, current, now)  # one member too many to keep inline
             current = self._summary(state.account)

@@ -307,10 +307,13 @@ class ScoringService:
         result.duplicates += counts["duplicate"]
         result.late += counts["late"]
         committed = stored is not None and version > stored.version
-        if (counts["duplicate"] or not committed) and state.account and stored is not None and stored.state is not None:
-            # a redelivery (duplicates, or a visit that finds its work done): its first delivery may
-            # have died between the lead's save and the member's score in a small account (written
-            # after the lead); written now if it is missing
+        written = committed and stored is not None and (  # this save wrote the member's score to its account
+            state.account != previous_account or plan.score != (stored.score or 0.0)
+        )
+        again = counts["duplicate"] or woken or not committed  # a redelivery (a tick is never a duplicate)
+        if again and not written and state.account and stored is not None and stored.state is not None:
+            # its first delivery may have died between the lead's save and the member's score in a
+            # small account (written after the lead): written now if it is missing
             score = plan.score if committed else (stored.score or 0.0)
             self.repository.sync_member(state.account, lead, score, version)
         if saved or counts["duplicate"]:
