@@ -239,3 +239,12 @@ def test_an_upgrade_and_a_rollback_keep_every_account_readable_by_both_releases(
     members, _ = engine.repository.account_members("acme.example")
     summary = AccountItem.get("acme.example", "#summary", consistent_read=True)
     assert members == {"ann@acme.example": 11.0, "bob@acme.example": 1.0} and float(summary.total) == 12.0
+
+
+def test_a_new_lead_whose_first_event_names_its_company_joins_it_and_leaves_no_trace_in_its_domain(engine):
+    service = engine.service(TOP3)
+    assert not service.score([accepted("c1", type_="identify", profile={"company_id": "ACME-42"})]).failures
+    assert engine.repository.load("ann@acme.example").state.account == "id:acme-42"
+    assert engine.repository.account_members("id:acme-42")[0] == {"ann@acme.example": 0.0}
+    # it never was a member of its email's domain: nothing to leave, no summary made for it
+    assert list(AccountItem.query("acme.example", consistent_read=True)) == []

@@ -884,7 +884,9 @@ class LeadRepository:
             lead_condition = LeadItem.version == plan.expected_version
         stayed = plan.previous_account == state.account and plan.previous_score is not None
         moves_account = bool(state.account) and (not stayed or plan.score != (plan.previous_score or 0.0))
+        # (a new lead's first events may name another account than its email's: it was in none)
         leaves_account = bool(plan.previous_account) and plan.previous_account != state.account
+        leaves_account = leaves_account and plan.previous_score is not None
         # how each account keeps its members (inline in the summary, or spilled): read before writing
         current = self._summary(state.account) if moves_account and state.account else None
         if stayed and current is not None and current.inline is not None and state.lead not in inline_scores(current):
