@@ -123,6 +123,7 @@ def main() -> int:
         f"  per decayed lead: {ticks['GetItem'] / due:.2f} reads (GetItem), "
         f"{(ticks['PutItem'] + ticks['TransactWriteItems']) / due:.2f} conditional writes "
         f"({ticks['PutItem'] / due:.2f} PutItem of the lead alone, {ticks['TransactWriteItems'] / due:.2f} transactions), "
+        f"{ticks['UpdateItem'] / due:.2f} member scores written after the lead (UpdateItem of a small account's summary), "
         f"{ticks['Query'] / due:.2f} account reads (Query of its members)"
     )
     print("  per lead not due: 0 reads, 0 writes (it is not in the due index's pages)")
@@ -130,7 +131,7 @@ def main() -> int:
     print(
         f"  1,000,000 leads, half due: {500_000 / 1000:,.0f} work items of 1,000 leads, 500,000 ticks; at these call counts "
         f"{ticks['GetItem'] * per_million:,.0f} reads, {(ticks['PutItem'] + ticks['TransactWriteItems']) * per_million:,.0f} "
-        "conditional writes and "
+        f"conditional writes, {ticks['UpdateItem'] * per_million:,.0f} member scores in their accounts and "
         f"{ticks['Query'] * per_million:,.0f} account queries; at {due / ticks_elapsed:,.0f} ticks/s in one consumer "
         f"{500_000 / (due / ticks_elapsed) / 60:,.0f} min (the consumer's reserved concurrency divides it)"
     )

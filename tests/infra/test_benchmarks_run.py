@@ -46,6 +46,7 @@ def test_daily_decay_benchmark_runs_and_decays_each_due_lead_with_one_read_and_o
     assert result.returncode == 0, result.stderr[-2000:]
     assert "20 ticks scored, 0 failed" in result.stdout
     assert "per decayed lead: 1.00 reads (GetItem), 1.00 conditional writes" in result.stdout
+    assert "0.00 member scores written after the lead" in result.stdout  # free-mail leads: no account
 
 
 def test_rescore_benchmark_runs_and_every_sampled_lead_equals_scoring_from_scratch():
