@@ -1084,10 +1084,20 @@ class LeadRepository:
     def sync_member(self, account: str, lead: str, score: float, version: int) -> None:
         """Make the account hold the member's score as of the lead's `version`: after a save whose
         inline write was lost (a Lambda that died between the two writes, redelivered as duplicates).
-        One GetItem when nothing is missing (two in a spilled account)."""
-        self._sync(account, lead, score, version, self._summary(account))
+        One GetItem when nothing is missing (two in a spilled account): a score already there is not
+        written again (a lead's queued batches come one at a time, so no older write is in flight
+        but by a rare race with its visitor's batches, which the member's next move corrects)."""
+        self._sync(account, lead, score, version, self._summary(account), written_once=True)
 
-    def _sync(self, account: str, lead: str, score: float, version: int, summary: AccountItem | None) -> None:
+    def _sync(
+        self,
+        account: str,
+        lead: str,
+        score: float,
+        version: int,
+        summary: AccountItem | None,
+        written_once: bool = False,
+    ) -> None:
         """A small account's copy of its member's score, written after the lead's save: conditional
         on an older version having written it, so a redelivery writes it once and a late writer
         never puts an older score back; read again and redone when the account changed under it."""
@@ -1105,6 +1115,8 @@ class LeadRepository:
                     return  # a later save of the lead took it out
             elif key in versions and int(versions[key]) >= version:
                 return  # this version's score, or a later one, is there
+            elif written_once and scores[lead] == score:
+                return
             else:
                 actions = [AccountItem.inline[key].set(score), AccountItem.inline_version.add(1)]
                 versioned, version_condition = self._inline_version_set(summary, key, version)
