@@ -177,10 +177,10 @@ class AccountItem(Model):
     A small account (up to INLINE_MEMBERS members, most of them) keeps its members' scores in the
     summary itself (`inline`): a member whose score moves writes it there after its lead's save,
     one small UpdateItem ordered by the lead's version (`inline_versions`), and reading the account
-    is one GetItem. Joining and leaving change the count, so they are in the lead's transaction. The member joining past that first spills them, in their
-    own transaction, into one item per member plus the scores' sum (`total`); the ByScore index
-    then gives the best members a few at a time, so reading or saving an account costs the same
-    for 50 members or 10,000. A summary without `inline` (every account written before inline
+    is one GetItem. Joining and leaving change the count, so they are in the lead's transaction.
+    The member joining past that first spills them, in their own transaction, into one item per
+    member plus the scores' sum (`total`); the ByScore index then gives the best members a few at
+    a time, so reading or saving an account costs the same for 50 members or 10,000. A summary without `inline` (every account written before inline
     members existed, or while `Settings.account_members` is "items") is a spilled one."""
 
     class Meta:
