@@ -1148,7 +1148,7 @@ class LeadRepository:
             return True  # read again: a spilled account has its members' items
 
         def write(tx: TransactWrite) -> None:
-            tx.condition_check(LeadItem, lead, condition=(LeadItem.version == version) & (LeadItem.account == account))
+            self._lead_still_at(tx, lead, version, account)
             self._member_moves(tx, account, summary, lead, score, version, None, self.clock())
 
         try:
@@ -1156,6 +1156,17 @@ class LeadRepository:
         except VersionConflict:
             return self._lead_at(lead, version)
         return True
+
+    @staticmethod
+    def _lead_still_at(tx: TransactWrite, lead: str, version: int, account: str) -> None:
+        tx.condition_check(LeadItem, lead, condition=(LeadItem.version == version) & (LeadItem.account == account))
+
+    @staticmethod
+    def _held(member: AccountItem) -> tuple[float, Any]:
+        """(the score a member item holds, the condition that it still does)."""
+        if member.member_score is None:  # as releases before `member_score` wrote it (in `score`)
+            return float(member.score or 0.0), AccountItem.member_score.does_not_exist()
+        return float(member.member_score), AccountItem.member_score == float(member.member_score)
 
     @staticmethod
     def _lead_at(lead: str, version: int) -> bool:
@@ -1178,15 +1189,10 @@ class LeadRepository:
                 raise _translate(error) from error
             if item is not None and item.member_score is not None and float(item.member_score) == score:
                 return
-            if item is None:
-                found, held = 0.0, AccountItem.sk.does_not_exist()
-            elif item.member_score is None:  # as releases before `member_score` wrote it (in `score`)
-                found, held = float(item.score or 0.0), AccountItem.member_score.does_not_exist()
-            else:
-                found, held = float(item.member_score), AccountItem.member_score == float(item.member_score)
+            found, held = self._held(item) if item is not None else (0.0, AccountItem.sk.does_not_exist())
 
             def write(tx: TransactWrite, found: float = found, held: Any = held, joins: int = int(item is None)) -> None:
-                tx.condition_check(LeadItem, lead, condition=(LeadItem.version == version) & (LeadItem.account == account))
+                self._lead_still_at(tx, lead, version, account)
                 member = AccountItem(account, f"member#{lead}", lead=lead, member_score=score, updated_at=self.clock())
                 tx.save(member, condition=held)
                 self._add_to_summary(tx, account, score - found, joins)
@@ -1460,11 +1466,7 @@ class LeadRepository:
             if in_summary and account:
                 self._member_leaves(tx, account, summary, lead, 0.0)
             if member is not None and account:
-                if member.member_score is None:  # as releases before `member_score` wrote it (in `score`)
-                    score, held = float(member.score or 0.0), AccountItem.member_score.does_not_exist()
-                else:
-                    score = float(member.member_score)
-                    held = AccountItem.member_score == score
+                score, held = self._held(member)
                 tx.delete(AccountItem(account, f"member#{lead}"), condition=held)
                 if inline is None:  # a large account counts it in its sum (a small one in its map)
                     self._add_to_summary(tx, account, -score, -1)
