@@ -4,13 +4,14 @@ same write that moves the account's summary, however many of its members save at
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import date, datetime
 
 from test_scoring_storage import accepted
 
-from leadscore.adapters.dynamodb import AccountItem
+from leadscore.adapters.dynamodb import AccountItem, LeadItem
 from leadscore.adapters.metrics import MetricsRepository
 from leadscore.core.velocity import DayAggregate, Snapshot, roll_up
+from leadscore.service.scoring import AcceptedEvent, ScoringService, schedule_tick
 
 STAGED = """
 accounts: {aggregate: sum}
@@ -74,3 +75,33 @@ def test_a_redelivered_batch_moves_the_account_no_further(engine):
     first = figures(engine)[0].to_dict()
     service.score(batch)  # SQS delivers the same messages again
     assert figures(engine)[0].to_dict() == first
+
+
+DECAYING = STAGED.replace(
+    "accounts: {aggregate: sum}", "accounts: {aggregate: sum}\ndecay: {after_inactive: 14d, every: 7d, percent: 50%, floor: 0}"
+).replace("points: 1}", "points: 4}")
+
+
+def test_a_tick_redelivered_after_its_decay_was_saved_still_moves_the_account(engine, monkeypatch):
+    service = engine.service(DECAYING)
+    # Given one buyer whose three visits put acme in consideration (12 points)
+    service.score([accepted(f"v{i}", email="b0@acme.example", at=f"2026-10-01T1{i}:00:00Z") for i in range(3)])
+    assert AccountItem.get("acme.example", "#summary", consistent_read=True).stage == "consideration"
+    # When the schedule's tick decays her (12 -> 6) and the Lambda dies after her save, before the
+    # account's stage move; SQS delivers the tick again, and it finds her decay done
+    at = datetime.fromisoformat("2026-10-22T05:00:00+00:00").timestamp()
+    tick = AcceptedEvent(schedule_tick("b0@acme.example", at), {}, "t1", "schedule")
+
+    def dies(*_args, **_kwargs):
+        raise RuntimeError("the Lambda timed out")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ScoringService, "_follow_account", dies)
+        assert service.score([tick]).failures
+    assert float(LeadItem.get("b0@acme.example", consistent_read=True).score) == 6.0
+    assert not service.score([tick]).failures
+    # Then the account moved back to awareness, counted once
+    assert AccountItem.get("acme.example", "#summary", consistent_read=True).stage == "awareness"
+    assert not service.score([tick]).failures  # and a third delivery moves nothing
+    day = roll_up(Snapshot(), MetricsRepository(engine.settings).day_deltas(date(2026, 10, 22)))[0]
+    assert day.get("account", "consideration").left_back == 1 and day.get("account", "awareness").entered == 1

@@ -316,10 +316,10 @@ class ScoringService:
             # small account (written after the lead): written now if it is missing
             score = plan.score if committed else (stored.score or 0.0)
             self.repository.sync_member(state.account, lead, score, version)
-        if saved or counts["duplicate"]:
-            # also after a batch of duplicates: a crash between the lead's save and this check
-            # must not lose the account's move or crossing (both flips are idempotent); a tick
-            # that changed nothing has nothing to check
+        if saved or counts["duplicate"] or woken:
+            # also after a batch of duplicates, or a tick that found its work done (a tick is never
+            # a duplicate): a crash between the lead's save and this check must not lose the
+            # account's move or crossing (both flips are idempotent)
             changes = [change for outcome in outcomes for change in outcome.changes]
             for account in dict.fromkeys((previous_account, state.account)):
                 if account:
