@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+from conftest import clear_of_window_edges
 from rudderstack.analytics.client import Client as RudderClient
 from segment.analytics.client import Client as SegmentClient
 from segment.analytics.request import APIError
@@ -361,6 +362,7 @@ def test_a_browser_key_has_its_own_throttle_and_a_server_key_does_not(api, gatew
     from leadscore.handlers import segment as handler
 
     monkeypatch.setattr(handler, "BROWSER_PER_SOURCE", (1, 600))
+    clear_of_window_edges(600)
     call = {"anonymousId": "b-2", "timestamp": now_iso(), "properties": {"url": SITE}}
     assert post(gateway, "/v1/page", call, api.stack.browser_write_key, Origin=SITE).status_code == 200
     throttled = post(gateway, "/v1/page", call, api.stack.browser_write_key, Origin=SITE)
