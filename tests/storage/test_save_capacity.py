@@ -94,7 +94,7 @@ def test_single_events_of_a_lived_in_lead_cost_one_put_of_two_units_until_it_wri
     assert HistoryItem.query("buyer0@co0.example", consistent_read=True).next()  # some written out
 
 
-def test_an_event_that_moves_the_score_writes_the_account_after_the_lead_and_costs_seven_write_units(metered):
+def test_an_event_that_moves_the_score_writes_the_account_and_figures_after_the_lead_for_four_write_units(metered):
     service, meter = metered
     units = []
     for i in range(5):
@@ -104,20 +104,21 @@ def test_an_event_that_moves_the_score_writes_the_account_after_the_lead_and_cos
         meter.reset()
         result = service.score([event(1002 + 8 * i, lead)])  # ids 2 mod 4: a whitepaper download, points
         assert not result.failures
-        # the lead, its account's summary before and after, the save's transaction (the lead and
-        # its day's velocity figures), the member's score in the summary after it, and a second
-        # transaction when the account's stage moved with it
-        assert meter.calls["GetItem"] == 3 and meter.calls["Query"] == 0, meter.calls
-        assert meter.calls["TransactWriteItems"] in (1, 2) and meter.calls["UpdateItem"] == 1, meter.calls
-        assert meter.by_table["AccountsTable"] > 0  # the member's score moved, in the summary
-        units.append(meter.priced["write"] - (4 if meter.calls["TransactWriteItems"] == 2 else 0))
+        # the lead, its account's summary, the last save's velocity figures (that they are there: it
+        # entered a stage), the summary after; written: the lead, then the member's score in the
+        # summary and the save's own figures, and a transaction when the account's stage moved with it
+        assert meter.calls["GetItem"] == 4 and meter.calls["Query"] == 0, meter.calls
+        assert meter.calls["PutItem"] == 2 and meter.calls["UpdateItem"] == 1, meter.calls
+        assert meter.calls["TransactWriteItems"] in (0, 1), meter.calls
+        assert meter.by_table["AccountsTable"] > 0 and meter.by_table["MetricsTable"] > 0  # score and stage moved
+        units.append(meter.priced["write"] - (4 if meter.calls["TransactWriteItems"] == 1 else 0))
         # a small account's members are in its summary: no member item, no ByScore entry to move;
         # the lead's DueIndex entry does not move either
         assert meter.by_table["AccountsTable index"] == 0 and meter.by_table["LeadsTable index"] == 0, meter.by_table
-    # the lead (its history and log waiting in it, at most 2 KB) and (on a stage move) the stage
-    # velocity counter in a transaction, billed twice, then the account's summary once; when the
-    # account's stage moved too, its summary and velocity counter once more (4 units, left out)
-    assert max(units) <= 7, units  # 8 with the summary in the transaction, 12 with an item per member
+    # the lead (its history and log waiting in it, at most 2 KB), the account's summary and the
+    # stage's velocity figures, each once: no transaction; when the account's stage moved too, its
+    # summary and velocity figures in one (4 units, left out)
+    assert max(units) <= 4, units  # 7 with the figures in the lead's transaction, 8 with the summary too
 
 
 def test_ten_events_of_one_lead_in_a_batch_cost_at_most_one_and_a_half_write_units_each(metered):

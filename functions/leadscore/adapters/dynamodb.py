@@ -13,10 +13,12 @@ item. Nothing is half-written when a Lambda dies mid-way, and a save that touche
 costs one PutItem of at most 2 write units instead of a transaction of three items (6 units).
 Readers merge what is waiting with what was written, so history and log read the same either way.
 
-One write follows the lead's instead of joining it: a small account's copy of its member's moved
-score (`_sync`), an idempotent update conditional on the lead's version. When a Lambda dies
-between the two, the redelivered batch (its events then duplicates) writes it (`sync_member`),
-and a later save of the lead into a spilled account first sets its member item right.
+Two writes follow the lead's instead of joining it: a small account's copy of its member's moved
+score (`_sync`), an idempotent update conditional on the lead's version, and a stage move's
+velocity figures (`_put_figures`), keyed by the lead's version. When a Lambda dies between them,
+the redelivered batch (its events then duplicates) writes what is missing (`sync_member`,
+`send_figures`, from the figures the lead item keeps until its next save); a later save of the
+lead writes the figures first, and into a spilled account first sets its member item right.
 """
 
 from __future__ import annotations
@@ -133,6 +135,9 @@ class LeadItem(Model):
     # History and event-log records of the latest saves, not yet written as their own items (JSON:
     # {"history": [{sk, version, model_version, recorded_at, entries}], "log": [{sk, received_at, entries}]})
     pending = PackedJSONAttribute(null=True)
+    # The velocity figures this version's save writes after the lead ({day: delta}, JSON): kept
+    # until the next save, which writes them first if the Lambda died before it did (`send_figures`)
+    figures = PackedJSONAttribute(null=True)
 
 
 DUE_SHARDS = 16
@@ -377,6 +382,7 @@ class StoredLead:
     model_version: str | None = None  # the model its state was built under (a rescore replays it when it differs)
     pending: str | None = None  # history and log waiting in the lead item (LeadItem.pending): kept by the next save
     due_at: float | None = None  # what the DueIndex holds for it (a lower bound of its next due time)
+    figures: str | None = None  # the velocity figures its save writes after the lead (LeadItem.figures)
 
 
 @dataclass
@@ -478,9 +484,30 @@ class LeadCommit:
     day_figures: dict[Any, dict[str, Any]] = field(default_factory=dict)  # day -> velocity delta
     pending: str | None = None  # StoredLead.pending of the version expected
     alias_pending: dict[str, str] = field(default_factory=dict)  # anonymous lead -> its StoredLead.pending
-    # a small account's member whose score moved: written after the lead (False: in its transaction,
-    # for callers whose work nothing delivers again if it dies between the two writes)
+    # a small account's member whose score moved, and the velocity figures: written after the lead
+    # (False: in its transaction, for callers whose work nothing delivers again if it dies between)
     member_after_lead: bool = True
+    figures: str | None = None  # StoredLead.figures of the version expected: written first if missing
+
+
+_NEW_FIGURE = MetricsItem.sk.does_not_exist()
+
+
+def _figure_item(lead: str, version: int, day: str, delta: dict[str, Any], now: float) -> MetricsItem:
+    """What the lead's save at `version` added to the day's velocity figures (one item per save)."""
+    return MetricsItem(
+        f"velocity#{day}#{metric_shard(lead):02d}",
+        f"{lead}#{version:010d}",
+        data=json.dumps(delta, separators=(",", ":")),
+        created_at=now,
+    )
+
+
+def _figures_json(figures: dict[Any, dict[str, Any]]) -> str:
+    return json.dumps(
+        {day if isinstance(day, str) else day.isoformat(): delta for day, delta in figures.items()},
+        separators=(",", ":"),
+    )
 
 
 def _translate(error: Exception) -> StorageError:
@@ -515,7 +542,9 @@ class LeadRepository:
         state = LeadState.from_dict(unpack_state(item.state)) if item.state else None
         score = float(item.score) if item.score is not None else None
         due = float(item.due_at) if item.due_at is not None else None
-        return StoredLead(state, int(item.version or 0), item.merged_into, score, item.model_version, item.pending, due)
+        return StoredLead(
+            state, int(item.version or 0), item.merged_into, score, item.model_version, item.pending, due, item.figures
+        )
 
     def _blocks(
         self, lead: str, kind: str, enough: int | None = None, known: StoredLead | None = None
@@ -859,6 +888,10 @@ class LeadRepository:
         state = plan.state
         pending = self._unexpired(unpack_pending(plan.pending), now)
         history, log = self._history_and_log(plan, new_version, now)
+        if plan.figures:  # the last save's, in case its Lambda died before writing them
+            self.send_figures(state.lead, plan.expected_version, plan.figures)
+        # a stage move's velocity figures: written after the lead, idempotent (keyed by the version)
+        late_figures = plan.day_figures if plan.member_after_lead else {}
         pending["history"] += history
         pending["log"] += log
         lead_item = LeadItem(
@@ -873,6 +906,7 @@ class LeadRepository:
             due_shard=due_shard(state.lead) if plan.due_at is not None else None,
             due_at=plan.due_at,
             pending=json.dumps(pending, separators=(",", ":"), default=str) if pending != NO_PENDING else None,
+            figures=_figures_json(late_figures) if late_figures else None,
         )
         others: list[Model] = []  # written once, never replaced
         if lead_item.pending is not None and item_size(lead_item) > LEAD_ITEM_BUDGET:
@@ -900,13 +934,15 @@ class LeadRepository:
         after_lead = moves_account and stayed and current is not None and current.inline is not None
         after_lead = after_lead and plan.member_after_lead
         in_transaction = moves_account and not after_lead
-        if not (others or in_transaction or leaves_account or plan.alerts or plan.day_figures or plan.aliases):
+        figures_in_transaction = {} if late_figures else plan.day_figures
+        if not (others or in_transaction or leaves_account or plan.alerts or figures_in_transaction or plan.aliases):
             try:
                 lead_item.save(condition=lead_condition)  # the lead alone: no transaction, half the price
             except PynamoDBException as error:
                 raise _translate(error) from error
             if after_lead and state.account:
                 self._sync(state.account, state.lead, plan.score, new_version, current)
+            self._put_figures(state.lead, new_version, late_figures, now)
             return new_version
 
         def write(tx: TransactWrite) -> None:
@@ -920,14 +956,8 @@ class LeadRepository:
                 self._member_leaves(tx, plan.previous_account, previous, state.lead, plan.previous_score or 0.0)
             for alert in plan.alerts:
                 tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
-            for day, delta in plan.day_figures.items():
-                figures = MetricsItem(
-                    f"velocity#{day.isoformat()}#{metric_shard(state.lead):02d}",
-                    f"{state.lead}#{new_version:010d}",
-                    data=json.dumps(delta, separators=(",", ":")),
-                    created_at=now,
-                )
-                tx.save(figures, condition=MetricsItem.sk.does_not_exist())
+            for day, delta in figures_in_transaction.items():
+                tx.save(_figure_item(state.lead, new_version, day.isoformat(), delta, now), condition=_NEW_FIGURE)
             for anonymous, version in plan.aliases:
                 # the visitor's waiting history and log are written out: its item becomes an alias
                 waiting = unpack_pending(plan.alias_pending.get(anonymous))
@@ -950,7 +980,36 @@ class LeadRepository:
             raise
         if after_lead and state.account:
             self._sync(state.account, state.lead, plan.score, new_version, current)
+        self._put_figures(state.lead, new_version, late_figures, now)
         return new_version
+
+    def _put_figures(self, lead: str, version: int, figures: dict[Any, dict[str, Any]], now: float) -> None:
+        """The velocity figures of the lead's save at `version`, after it: each item once (keyed by
+        the version, so a second writer finds it there and writes nothing)."""
+        for day, delta in figures.items():
+            day_text = day if isinstance(day, str) else day.isoformat()
+            try:
+                _figure_item(lead, version, day_text, delta, now).save(condition=_NEW_FIGURE)
+            except PynamoDBException as error:
+                translated = _translate(error)
+                if type(translated) is not VersionConflict:  # a condition failed: it is there already
+                    raise translated from error
+
+    def send_figures(self, lead: str, version: int, figures: str) -> None:
+        """The velocity figures the lead's save at `version` wrote after it (`LeadItem.figures`), if
+        its Lambda died first: called by the next save of the lead, or by a redelivery that found its
+        work saved. A read (half a read unit) finds them there, the common case; else they are written."""
+        days: dict[str, dict[str, Any]] = json.loads(figures)
+        missing: dict[Any, dict[str, Any]] = {}
+        for day, delta in days.items():
+            key = _figure_item(lead, version, day, delta, 0.0)
+            try:
+                MetricsItem.get(key.pk, key.sk, attributes_to_get=["pk"])
+            except MetricsItem.DoesNotExist:
+                missing[day] = delta
+            except PynamoDBException as error:
+                raise _translate(error) from error
+        self._put_figures(lead, version, missing, self.clock())
 
     def _unexpired(self, pending: dict[str, list[dict[str, Any]]], now: float) -> dict[str, list[dict[str, Any]]]:
         """Waiting records younger than their table's retention: what a TTL would have left."""
@@ -1389,6 +1448,16 @@ class LeadRepository:
         except Exception as error:  # botocore's ClientError and connection errors alike
             raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
 
+    @staticmethod
+    def late_figure_keys(lead: str, stored: StoredLead | None) -> list[tuple[str, str]]:
+        """(pk, sk) of the velocity items the lead's last save writes after the lead (`figures`)."""
+        if stored is None or not stored.figures:
+            return []
+        return [
+            (item.pk, item.sk)
+            for item in (_figure_item(lead, stored.version, day, {}, 0.0) for day in json.loads(stored.figures))
+        ]
+
     def velocity_keys_of(self, lead: str, days: Iterable[str]) -> list[tuple[str, str]]:
         """(pk, sk) of the per-save velocity items the lead's saves wrote on these UTC days (YYYY-MM-DD)."""
         client = self._connection.client
@@ -1414,6 +1483,18 @@ class LeadRepository:
             raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
         return keys
 
+    def existing(self, table: type[Model], keys: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:
+        """The keys whose item is there (a consistent GetItem each)."""
+        found = []
+        try:
+            for key in keys:
+                with contextlib.suppress(table.DoesNotExist):
+                    table.get(*key, consistent_read=True)
+                    found.append(key)
+        except PynamoDBException as error:
+            raise _translate(error) from error
+        return found
+
     def delete_keys(self, table: type[Model], keys: Iterable[tuple[str, ...]]) -> int:
         """Delete items by key, one DeleteItem each (idempotent: a missing item is no error)."""
         count = 0
@@ -1436,17 +1517,20 @@ class LeadRepository:
             raise translated from error
         return True
 
-    def remove_lead(self, lead: str) -> ErasedLead:
+    def remove_lead(self, lead: str, expected_version: int | None = None) -> ErasedLead:
         """Delete the lead item and its account membership in one transaction, subtracting the
         member's score and one member from the account's summary exactly as `commit` does when a
         lead leaves an account. Conditional on the versions read, so a concurrent save makes it
-        fail (VersionConflict: read again and retry) and a second call finds nothing to do."""
+        fail (VersionConflict: read again and retry) and a second call finds nothing to do;
+        `expected_version`: the version the caller found (and erased the items of), or it fails too."""
         try:
             item = LeadItem.get(lead, consistent_read=True)
         except LeadItem.DoesNotExist:
             return ErasedLead(False)
         except PynamoDBException as error:
             raise _translate(error) from error
+        if expected_version is not None and int(item.version or 0) != expected_version:
+            raise VersionConflict(f"{lead} was saved since it was read (version {item.version})")
         account = item.account
         member: AccountItem | None = None
         summary = self._summary(account) if account else None

@@ -114,6 +114,8 @@ class Forgetting:
         entries = repository.logged_entries(email)
         times = repository.history_times(email)
         days = {_day(entry.get("at", "")) for entry in entries} | {_day(at) for at in times}
+        if stored is not None and stored.figures:
+            days |= set(json.loads(stored.figures))  # the days its last save writes figures for
         if stored is not None and stored.state is not None:
             days |= {_day(since) for _, since, _ in stored.state.stage_history}
             for at in (stored.state.cold_since, stored.state.last_activity):
@@ -132,16 +134,19 @@ class Forgetting:
             report.alerts += self._delete_alerts(visitor)
             report.aliases += int(repository.delete_alias(visitor, email))
         report.alerts += self._delete_alerts(email)
-        report.velocity += repository.delete_keys(
-            MetricsItem, repository.velocity_keys_of(email, {day for day in days if day})
-        )
+        velocity = repository.velocity_keys_of(email, {day for day in days if day})
+        report.velocity += repository.delete_keys(MetricsItem, velocity)
         # counted in entries: those written out as items, and those waiting in the lead item, which
         # goes with it (last, so a crashed forget finds the rest again)
         report.history += len(times)
         report.event_log += len(entries)
         repository.delete_keys(HistoryItem, repository.lead_keys(HistoryItem, email))
         repository.delete_keys(EventLogItem, repository.lead_keys(EventLogItem, email))
-        erased = repository.remove_lead(email)
+        erased = repository.remove_lead(email, stored.version if stored is not None else None)
+        # its last save's velocity figures, written after that save: if they landed after the
+        # Query above (a Lambda stalled between the two writes), they go now
+        late = [key for key in repository.late_figure_keys(email, stored) if key not in velocity]
+        report.velocity += repository.delete_keys(MetricsItem, repository.existing(MetricsItem, late))
         report.leads += int(erased.removed)
         report.account_memberships += int(erased.member_removed)
         if report.total():

@@ -241,6 +241,7 @@ class ScoringService:
             # a rescore run calls this directly: nothing would deliver its visit again to repair a
             # member's score written after the lead, so that is written in the lead's transaction
             member_after_lead=not any(item.event.type == MODEL_CHANGE for item in items),
+            figures=stored.figures if stored is not None else None,
         )
         outcomes = []
         counts = {"scored": 0, "duplicate": 0, "late": 0}
@@ -316,6 +317,9 @@ class ScoringService:
             # small account (written after the lead): written now if it is missing
             score = plan.score if committed else (stored.score or 0.0)
             self.repository.sync_member(state.account, lead, score, version)
+        if not committed and stored is not None and stored.figures:
+            # likewise the velocity figures its save writes after the lead (a save writes them first)
+            self.repository.send_figures(lead, stored.version, stored.figures)
         if saved or counts["duplicate"] or woken:
             # also after a batch of duplicates, or a tick that found its work done (a tick is never
             # a duplicate): a crash between the lead's save and this check must not lose the
