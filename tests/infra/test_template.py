@@ -147,7 +147,8 @@ def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
     assert access["HistoryTable"] == {"dynamodb:PutItem"}
     assert access["EventLogTable"] == {"dynamodb:PutItem", "dynamodb:Query"}  # Query: anonymous replays
     assert access["AlertsTable"] == {"dynamodb:PutItem"}  # the outbox: new alerts only; the notifier updates them
-    assert access["MetricsTable"] == {"dynamodb:PutItem"}  # a save's velocity delta, never rewritten
+    # a save's velocity delta, never rewritten; read (GetItem) by the lead's next save, to find it written
+    assert access["MetricsTable"] == {"dynamodb:PutItem", "dynamodb:GetItem"}
     for table in ("HistoryTable", "EventLogTable"):
         for forbidden in ("DeleteItem", "Scan", "BatchWriteItem", "UpdateItem"):
             assert f"dynamodb:{forbidden}" not in access[table], (table, forbidden)

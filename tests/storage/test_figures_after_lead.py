@@ -9,7 +9,7 @@ no figures: they enter the funnel when identified.)"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from test_account_velocity_storage import STAGED
@@ -20,6 +20,7 @@ from leadscore.adapters.metrics import MetricsRepository
 from leadscore.core.velocity import DayAggregate, Snapshot, roll_up
 from leadscore.service.forgetting import Forgetting
 from leadscore.service.replaying import model_change_event
+from leadscore.service.reporting import VelocityReporting
 from leadscore.service.scoring import AcceptedEvent, schedule_tick
 
 ANN = "ann@gmail.com"  # no account: only her own figures move
@@ -144,3 +145,39 @@ def test_an_erasure_leaves_no_figures_even_one_written_after_it_looked(engine, c
     assert report.leads == 1
     assert velocity_items_of(ANN) == []
     assert LeadItem.count(ANN) == 0
+
+
+def test_a_redelivery_racing_an_erasure_leaves_no_figures_and_one_after_it_writes_none(engine, crashed, monkeypatch):
+    repository = engine.repository
+    stored = repository.load(ANN)
+    deleted = repository.delete_keys
+
+    def redelivered_after_the_figures_went(table, keys):
+        count = deleted(table, keys)
+        if table is MetricsItem and keys:  # the redelivery finds them gone and writes them again
+            assert not crashed.score(visits(1, start=9)).failures
+            assert velocity_items_of(ANN)
+        return count
+
+    monkeypatch.setattr(repository, "delete_keys", redelivered_after_the_figures_went)
+    assert Forgetting(repository, b"key").forget(ANN, "tester").leads == 1
+    assert velocity_items_of(ANN) == []
+    # a redelivery's repair once the lead is gone: the lead is not at that version, nothing is written
+    repository.send_figures(ANN, stored.version, stored.figures)
+    assert velocity_items_of(ANN) == []
+
+
+def test_figures_written_after_their_day_was_rolled_up_are_counted_the_next_morning(engine, crashed):
+    reporting = VelocityReporting(MetricsRepository(engine.settings), crashed.model)
+    metrics = reporting.metrics
+    reporting.roll_up(DAY + timedelta(days=1))  # the morning after, before the message comes back
+    assert metrics.snapshots(DAY + timedelta(days=1), DAY + timedelta(days=1))[DAY + timedelta(days=1)].leads == {
+        "awareness": 1
+    }
+    assert not crashed.score(visits(1, start=9)).failures  # the redelivery writes Ann's move, dated DAY
+    reporting.roll_up(DAY + timedelta(days=2))  # the next morning rolls DAY up again
+    aggregate = metrics.aggregates(DAY, DAY)[DAY]
+    assert aggregate.get("lead", "consideration").entered == 1
+    assert metrics.snapshots(DAY + timedelta(days=2), DAY + timedelta(days=2))[DAY + timedelta(days=2)].leads == {
+        "consideration": 1
+    }

@@ -7,9 +7,9 @@ Nothing above this module touches boto3 or PynamoDB; their errors are translated
 Per lead and per batch, a save is one atomic write: the lead's item (conditional on its version)
 with the batch's history (every scored event, with its changes) and event log (every accepted
 event as received) waiting in it, `pending`, until they fill it to about 2 KB; then, or when the
-save writes other items anyway (the account membership, alerts, velocity figures, aliases), one
-transaction writes them all, the waiting history and log as one history item and one event-log
-item. Nothing is half-written when a Lambda dies mid-way, and a save that touches only the lead
+save writes other items anyway (the account membership, alerts, aliases), one transaction writes
+them all, the waiting history and log as one history item and one event-log item. Nothing is
+half-written when a Lambda dies mid-way, and a save that touches only the lead
 costs one PutItem of at most 2 write units instead of a transaction of three items (6 units).
 Readers merge what is waiting with what was written, so history and log read the same either way.
 
@@ -882,7 +882,8 @@ class LeadRepository:
         return self._transact_flip(write)
 
     def commit(self, plan: LeadCommit) -> int:
-        """Write one lead's batch atomically (one PutItem, or one transaction); returns the new version."""
+        """Write one lead's batch atomically (one PutItem, or one transaction), then what follows
+        it idempotently (a small account's member score, the velocity figures); returns the new version."""
         now = self.clock()
         new_version = plan.expected_version + 1
         state = plan.state
@@ -984,32 +985,45 @@ class LeadRepository:
         return new_version
 
     def _put_figures(self, lead: str, version: int, figures: dict[Any, dict[str, Any]], now: float) -> None:
-        """The velocity figures of the lead's save at `version`, after it: each item once (keyed by
-        the version, so a second writer finds it there and writes nothing)."""
+        """The velocity figures of the lead's save at `version`, right after it: each item once
+        (keyed by the version, so a second writer finds it there and writes nothing)."""
         for day, delta in figures.items():
             day_text = day if isinstance(day, str) else day.isoformat()
             try:
                 _figure_item(lead, version, day_text, delta, now).save(condition=_NEW_FIGURE)
             except PynamoDBException as error:
                 translated = _translate(error)
-                if type(translated) is not VersionConflict:  # a condition failed: it is there already
-                    raise translated from error
+                if isinstance(translated, VersionConflict) and not isinstance(translated, TransactionConflict):
+                    continue  # written already
+                raise translated from error
 
     def send_figures(self, lead: str, version: int, figures: str) -> None:
-        """The velocity figures the lead's save at `version` wrote after it (`LeadItem.figures`), if
-        its Lambda died first: called by the next save of the lead, or by a redelivery that found its
-        work saved. A read (half a read unit) finds them there, the common case; else they are written."""
-        days: dict[str, dict[str, Any]] = json.loads(figures)
-        missing: dict[Any, dict[str, Any]] = {}
-        for day, delta in days.items():
-            key = _figure_item(lead, version, day, delta, 0.0)
+        """The velocity figures the lead's save at `version` writes after it (`LeadItem.figures`),
+        if its Lambda died first: called by the next save of the lead, and by a redelivery that
+        finds its work saved. A read (half a read unit) finds them there, the common case. A missing
+        one is written only while the lead is still at that version (a transaction with a check of
+        the lead): after an erasure, or once a later save has seen to them, nothing is written."""
+        now = self.clock()
+        for day, delta in json.loads(figures).items():
+            item = _figure_item(lead, version, day, delta, now)
             try:
-                MetricsItem.get(key.pk, key.sk, attributes_to_get=["pk"])
+                MetricsItem.get(item.pk, item.sk, attributes_to_get=["pk"])
+                continue
             except MetricsItem.DoesNotExist:
-                missing[day] = delta
+                pass
             except PynamoDBException as error:
                 raise _translate(error) from error
-        self._put_figures(lead, version, missing, self.clock())
+
+            def write(tx: TransactWrite, item: MetricsItem = item) -> None:
+                tx.condition_check(LeadItem, lead, condition=LeadItem.version == version)
+                tx.save(item, condition=_NEW_FIGURE)
+
+            try:
+                self._transact(write)
+            except TransactionConflict:
+                raise
+            except VersionConflict:
+                continue  # written meanwhile, or the lead moved on or is gone: nothing to write
 
     def _unexpired(self, pending: dict[str, list[dict[str, Any]]], now: float) -> dict[str, list[dict[str, Any]]]:
         """Waiting records younger than their table's retention: what a TTL would have left."""
@@ -1483,17 +1497,16 @@ class LeadRepository:
             raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
         return keys
 
-    def existing(self, table: type[Model], keys: Iterable[tuple[str, ...]]) -> list[tuple[str, ...]]:
-        """The keys whose item is there (a consistent GetItem each)."""
-        found = []
+    def delete_found(self, table: type[Model], keys: Iterable[tuple[str, ...]]) -> int:
+        """Delete items by key (one DeleteItem each); returns how many were there."""
+        count = 0
         try:
             for key in keys:
-                with contextlib.suppress(table.DoesNotExist):
-                    table.get(*key, consistent_read=True)
-                    found.append(key)
+                old = table._get_connection().delete_item(*key, return_values="ALL_OLD")
+                count += bool(old.get("Attributes"))
         except PynamoDBException as error:
             raise _translate(error) from error
-        return found
+        return count
 
     def delete_keys(self, table: type[Model], keys: Iterable[tuple[str, ...]]) -> int:
         """Delete items by key, one DeleteItem each (idempotent: a missing item is no error)."""

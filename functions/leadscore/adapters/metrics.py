@@ -2,8 +2,8 @@
 and the daily report's delivery record. The report reads only aggregates and snapshots, so its
 cost does not grow with the number of leads.
 
-Partitions: `velocity#<day>#<shard>` (one item per save that moved a stage, written in the
-lead's transaction), `aggregate` and `snapshot` (one item per day, sorted by day), `report` (one
+Partitions: `velocity#<day>#<shard>` (one item per save that moved a stage, written right after
+the lead's save and keyed by its version, see `dynamodb.LeadRepository.send_figures`), `aggregate` and `snapshot` (one item per day, sorted by day), `report` (one
 item per day: who is sending it, and whether it went).
 """
 

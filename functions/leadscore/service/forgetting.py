@@ -10,8 +10,11 @@ events, a Query per day on the sort key prefix); its account membership (deleted
 item in one transaction that subtracts its score and one member from the account's summary).
 
 Order matters for a crash half-way: what the discovery reads (event log, history, the lead item)
-is deleted last, the lead item very last, so running forget again finds and finishes the rest.
-Running it on a lead that is gone does nothing and writes no audit record.
+is deleted last, the lead item last, so running forget again finds and finishes the rest. After
+the lead item, only the velocity item its last save writes after the lead is deleted once more,
+in case it landed after the Query (a Lambda stalled between its two writes for the whole erasure;
+a crash right then would leave it). Running it on a lead that is gone does nothing and writes no
+audit record.
 """
 
 from __future__ import annotations
@@ -142,11 +145,12 @@ class Forgetting:
         report.event_log += len(entries)
         repository.delete_keys(HistoryItem, repository.lead_keys(HistoryItem, email))
         repository.delete_keys(EventLogItem, repository.lead_keys(EventLogItem, email))
-        erased = repository.remove_lead(email, stored.version if stored is not None else None)
+        # (version 0 if it was not there: a lead created since is not removed without its items)
+        erased = repository.remove_lead(email, stored.version if stored is not None else 0)
         # its last save's velocity figures, written after that save: if they landed after the
-        # Query above (a Lambda stalled between the two writes), they go now
-        late = [key for key in repository.late_figure_keys(email, stored) if key not in velocity]
-        report.velocity += repository.delete_keys(MetricsItem, repository.existing(MetricsItem, late))
+        # Query above (a Lambda stalled between its two writes), they go now
+        # (or a redelivery wrote them again after that Query, just before the lead item went)
+        report.velocity += repository.delete_found(MetricsItem, repository.late_figure_keys(email, stored))
         report.leads += int(erased.removed)
         report.account_memberships += int(erased.member_removed)
         if report.total():

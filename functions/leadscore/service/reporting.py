@@ -1,11 +1,14 @@
 """The daily velocity report: roll up the days since the last run, then email the report, once.
 
-Each lead save that moved a stage left a small delta for its day (MetricsTable, in the same
-transaction as the save). Each morning the days not rolled up yet become one aggregate each and
-the next morning's snapshot (counts per stage cannot be reconstructed later, so each snapshot is
-the one before plus the day's changes); the report reads only those, at most 60 aggregates and
-14 snapshots, whatever the number of leads. Rolling up is idempotent (rewriting a day gives the
-same items), so a rerun or a retried run changes nothing.
+Each lead save that moved a stage left a small delta for its day (MetricsTable, written right
+after the save). Each morning the days not rolled up yet become one aggregate each and the next
+morning's snapshot (counts per stage cannot be reconstructed later, so each snapshot is the one
+before plus the day's changes); the report reads only those, at most 60 aggregates and 14
+snapshots, whatever the number of leads. The last RECOUNT_DAYS days rolled up are rolled up
+again, so a delta that arrived after its day was (a save whose Lambda died before writing it,
+written by the redelivery; an event a day or two late) is counted in the following mornings'
+figures. Rolling up is idempotent (rewriting a day gives the same items), so a rerun or a
+retried run changes nothing.
 
 The email goes once per day: the run claims the day's report item with a lease, sends, and marks
 it sent. If the run dies after SES accepted the message and before the mark, the lease runs out
@@ -28,6 +31,7 @@ from ..render.velocity_report import render_report
 
 LOOKBACK_DAYS = 60  # the report compares 30 days with the 30 before
 LEASE_SECONDS = 300.0
+RECOUNT_DAYS = 2  # days rolled up again each morning, for the deltas that came after their day's roll-up
 
 
 class VelocityReporting:
@@ -46,12 +50,16 @@ class VelocityReporting:
         self.clock = clock
 
     def roll_up(self, today: date) -> int:
-        """Aggregate every day before `today` since the last snapshot; returns how many days."""
+        """Aggregate every day before `today` since the last snapshot, and the RECOUNT_DAYS before
+        it again; returns how many days."""
         latest = self.metrics.latest_snapshot(today)
         if latest is None:
             start, snapshot = today - timedelta(days=LOOKBACK_DAYS), Snapshot()
         else:
             start, snapshot = latest
+            earlier = self.metrics.latest_snapshot(start - timedelta(days=RECOUNT_DAYS))
+            if earlier is not None:
+                start, snapshot = earlier
         days = 0
         day = start
         while day < today:

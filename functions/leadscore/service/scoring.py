@@ -1,7 +1,8 @@
 """The one scoring path: both doors (forms, tracking) reach it through the queue.
 
 A batch is grouped by lead; each lead is loaded once, its events applied in time order, and
-saved in one transaction conditional on the version it was read at. A concurrent writer makes
+saved in one write conditional on the version it was read at (two idempotent writes may follow
+it, a small account's member score and a stage move's velocity figures; see `commit`). A concurrent writer makes
 the save fail with VersionConflict: the lead is reloaded and the events applied again (the
 lead's own record of seen event ids makes that exact). A lead that still cannot be saved has
 all its messages reported failed, so SQS redelivers them; nothing is lost or counted twice.
