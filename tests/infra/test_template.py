@@ -146,7 +146,8 @@ def test_the_consumer_appends_history_and_event_log_and_never_rewrites_them():
     access = grants("ScoringFunction")
     assert access["HistoryTable"] == {"dynamodb:PutItem"}
     assert access["EventLogTable"] == {"dynamodb:PutItem", "dynamodb:Query"}  # Query: anonymous replays
-    assert access["AlertsTable"] == {"dynamodb:PutItem"}  # the outbox: new alerts only; the notifier updates them
+    # the outbox: new alerts only (read by the lead's next save, to find them written); the notifier updates them
+    assert access["AlertsTable"] == {"dynamodb:PutItem", "dynamodb:GetItem"}
     # a save's velocity delta, never rewritten; read (GetItem) by the lead's next save, to find it written
     assert access["MetricsTable"] == {"dynamodb:PutItem", "dynamodb:GetItem"}
     for table in ("HistoryTable", "EventLogTable"):

@@ -13,12 +13,13 @@ half-written when a Lambda dies mid-way, and a save that touches only the lead
 costs one PutItem of at most 2 write units instead of a transaction of three items (6 units).
 Readers merge what is waiting with what was written, so history and log read the same either way.
 
-Two writes follow the lead's instead of joining it: a small account's copy of its member's moved
+Some writes follow the lead's instead of joining it: a small account's copy of its member's moved
 score (`_sync`), an idempotent update conditional on the lead's version, and a stage move's
-velocity figures (`_put_figures`), keyed by the lead's version. When a Lambda dies between them,
-the redelivered batch (its events then duplicates) writes what is missing (`sync_member`,
-`send_figures`, from the figures the lead item keeps until its next save); a later save of the
-lead writes the figures first, and into a spilled account first sets its member item right.
+velocity figures and the alerts it fired (`_put_new`), keyed by the lead's version and the
+alert's event. When a Lambda dies between them, the redelivered batch (its events then
+duplicates) writes what is missing (`sync_member`, `send_follow_ups`, from what the lead item
+keeps until its next save); a later save of the lead writes them first, and into a spilled
+account first sets its member item right.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pynamodb.attributes import (
@@ -135,9 +136,10 @@ class LeadItem(Model):
     # History and event-log records of the latest saves, not yet written as their own items (JSON:
     # {"history": [{sk, version, model_version, recorded_at, entries}], "log": [{sk, received_at, entries}]})
     pending = PackedJSONAttribute(null=True)
-    # The velocity figures this version's save writes after the lead ({day: delta}, JSON): kept
-    # until the next save, which writes them first if the Lambda died before it did (`send_figures`)
-    figures = PackedJSONAttribute(null=True)
+    # What this version's save writes after the lead, its velocity figures and alerts (JSON:
+    # {"figures": {day: delta}, "alerts": [AlertRecord]}): kept until the next save, which writes
+    # them first if the Lambda died before it did (`send_follow_ups`)
+    follow_ups = PackedJSONAttribute(null=True)
 
 
 DUE_SHARDS = 16
@@ -382,7 +384,7 @@ class StoredLead:
     model_version: str | None = None  # the model its state was built under (a rescore replays it when it differs)
     pending: str | None = None  # history and log waiting in the lead item (LeadItem.pending): kept by the next save
     due_at: float | None = None  # what the DueIndex holds for it (a lower bound of its next due time)
-    figures: str | None = None  # the velocity figures its save writes after the lead (LeadItem.figures)
+    follow_ups: str | None = None  # the figures and alerts its save writes after the lead (LeadItem.follow_ups)
 
 
 @dataclass
@@ -484,10 +486,11 @@ class LeadCommit:
     day_figures: dict[Any, dict[str, Any]] = field(default_factory=dict)  # day -> velocity delta
     pending: str | None = None  # StoredLead.pending of the version expected
     alias_pending: dict[str, str] = field(default_factory=dict)  # anonymous lead -> its StoredLead.pending
-    # a small account's member whose score moved, and the velocity figures: written after the lead
-    # (False: in its transaction, for callers whose work nothing delivers again if it dies between)
+    # a small account's member whose score moved, the velocity figures and the alerts: written after
+    # the lead (False: in its transaction, for callers whose work nothing delivers again if it dies
+    # between the writes)
     member_after_lead: bool = True
-    figures: str | None = None  # StoredLead.figures of the version expected: written first if missing
+    follow_ups: str | None = None  # StoredLead.follow_ups of the version expected: written first if missing
 
 
 _NEW_FIGURE = MetricsItem.sk.does_not_exist()
@@ -503,11 +506,33 @@ def _figure_item(lead: str, version: int, day: str, delta: dict[str, Any], now: 
     )
 
 
-def _figures_json(figures: dict[Any, dict[str, Any]]) -> str:
+def _follow_ups_json(figures: dict[Any, dict[str, Any]], alerts: list[AlertRecord]) -> str:
     return json.dumps(
-        {day if isinstance(day, str) else day.isoformat(): delta for day, delta in figures.items()},
+        {
+            "figures": {day if isinstance(day, str) else day.isoformat(): delta for day, delta in figures.items()},
+            "alerts": [asdict(alert) for alert in alerts],
+        },
         separators=(",", ":"),
     )
+
+
+def _follow_up_items(lead: str, version: int, text: str, now: float) -> list[Model]:
+    """The items a lead's save at `version` writes after the lead (`LeadItem.follow_ups`)."""
+    follow_ups = json.loads(text)
+    items: list[Model] = [
+        _figure_item(lead, version, day, delta, now) for day, delta in follow_ups.get("figures", {}).items()
+    ]
+    items += [AlertRecord(**alert).item(now) for alert in follow_ups.get("alerts", [])]
+    return items
+
+
+def _new(item: Model) -> Any:
+    """The condition that writes a follow-up item once: its key is not there yet."""
+    return AlertItem.alert_id.does_not_exist() if isinstance(item, AlertItem) else _NEW_FIGURE
+
+
+def _key(item: Model) -> tuple[str, ...]:
+    return (item.alert_id,) if isinstance(item, AlertItem) else (item.pk, item.sk)
 
 
 def _translate(error: Exception) -> StorageError:
@@ -543,7 +568,7 @@ class LeadRepository:
         score = float(item.score) if item.score is not None else None
         due = float(item.due_at) if item.due_at is not None else None
         return StoredLead(
-            state, int(item.version or 0), item.merged_into, score, item.model_version, item.pending, due, item.figures
+            state, int(item.version or 0), item.merged_into, score, item.model_version, item.pending, due, item.follow_ups
         )
 
     def _blocks(
@@ -883,16 +908,20 @@ class LeadRepository:
 
     def commit(self, plan: LeadCommit) -> int:
         """Write one lead's batch atomically (one PutItem, or one transaction), then what follows
-        it idempotently (a small account's member score, the velocity figures); returns the new version."""
+        it idempotently (a small account's member score, the velocity figures and the alerts);
+        returns the new version."""
         now = self.clock()
         new_version = plan.expected_version + 1
         state = plan.state
         pending = self._unexpired(unpack_pending(plan.pending), now)
         history, log = self._history_and_log(plan, new_version, now)
-        if plan.figures:  # the last save's, in case its Lambda died before writing them
-            self.send_figures(state.lead, plan.expected_version, plan.figures)
-        # a stage move's velocity figures: written after the lead, idempotent (keyed by the version)
+        if plan.follow_ups:  # the last save's, in case its Lambda died before writing them
+            self.send_follow_ups(state.lead, plan.expected_version, plan.follow_ups)
+        # a stage move's velocity figures and the alerts fired: written after the lead, each once
+        # (keyed by the lead's version, and by the event that fired the alert)
         late_figures = plan.day_figures if plan.member_after_lead else {}
+        late_alerts = plan.alerts if plan.member_after_lead else []
+        follow_ups = _follow_ups_json(late_figures, late_alerts) if late_figures or late_alerts else None
         pending["history"] += history
         pending["log"] += log
         lead_item = LeadItem(
@@ -907,7 +936,7 @@ class LeadRepository:
             due_shard=due_shard(state.lead) if plan.due_at is not None else None,
             due_at=plan.due_at,
             pending=json.dumps(pending, separators=(",", ":"), default=str) if pending != NO_PENDING else None,
-            figures=_figures_json(late_figures) if late_figures else None,
+            follow_ups=follow_ups,
         )
         others: list[Model] = []  # written once, never replaced
         if lead_item.pending is not None and item_size(lead_item) > LEAD_ITEM_BUDGET:
@@ -935,15 +964,17 @@ class LeadRepository:
         after_lead = moves_account and stayed and current is not None and current.inline is not None
         after_lead = after_lead and plan.member_after_lead
         in_transaction = moves_account and not after_lead
-        figures_in_transaction = {} if late_figures else plan.day_figures
-        if not (others or in_transaction or leaves_account or plan.alerts or figures_in_transaction or plan.aliases):
+        figures_in_transaction = {} if follow_ups else plan.day_figures
+        alerts_in_transaction = [] if follow_ups else plan.alerts
+        if not (others or in_transaction or leaves_account or alerts_in_transaction or figures_in_transaction or plan.aliases):
             try:
                 lead_item.save(condition=lead_condition)  # the lead alone: no transaction, half the price
             except PynamoDBException as error:
                 raise _translate(error) from error
             if after_lead and state.account:
                 self._sync(state.account, state.lead, plan.score, new_version, current)
-            self._put_figures(state.lead, new_version, late_figures, now)
+            if follow_ups:
+                self._put_new(_follow_up_items(state.lead, new_version, follow_ups, now))
             return new_version
 
         def write(tx: TransactWrite) -> None:
@@ -955,7 +986,7 @@ class LeadRepository:
                 self._member_moves(tx, state.account, current, state.lead, plan.score, new_version, held, now)
             if leaves_account and plan.previous_account:
                 self._member_leaves(tx, plan.previous_account, previous, state.lead, plan.previous_score or 0.0)
-            for alert in plan.alerts:
+            for alert in alerts_in_transaction:
                 tx.save(alert.item(now), condition=AlertItem.alert_id.does_not_exist())
             for day, delta in figures_in_transaction.items():
                 tx.save(_figure_item(state.lead, new_version, day.isoformat(), delta, now), condition=_NEW_FIGURE)
@@ -981,42 +1012,41 @@ class LeadRepository:
             raise
         if after_lead and state.account:
             self._sync(state.account, state.lead, plan.score, new_version, current)
-        self._put_figures(state.lead, new_version, late_figures, now)
+        if follow_ups:
+            self._put_new(_follow_up_items(state.lead, new_version, follow_ups, now))
         return new_version
 
-    def _put_figures(self, lead: str, version: int, figures: dict[Any, dict[str, Any]], now: float) -> None:
-        """The velocity figures of the lead's save at `version`, right after it: each item once
-        (keyed by the version, so a second writer finds it there and writes nothing)."""
-        for day, delta in figures.items():
-            day_text = day if isinstance(day, str) else day.isoformat()
+    @staticmethod
+    def _put_new(items: list[Model]) -> None:
+        """The velocity figures and alerts of a lead's save, right after it: each item once (keyed by
+        the lead's version or the alert's event, so a second writer finds it there and writes nothing)."""
+        for item in items:
             try:
-                _figure_item(lead, version, day_text, delta, now).save(condition=_NEW_FIGURE)
+                item.save(condition=_new(item))
             except PynamoDBException as error:
                 translated = _translate(error)
                 if isinstance(translated, VersionConflict) and not isinstance(translated, TransactionConflict):
                     continue  # written already
                 raise translated from error
 
-    def send_figures(self, lead: str, version: int, figures: str) -> None:
-        """The velocity figures the lead's save at `version` writes after it (`LeadItem.figures`),
+    def send_follow_ups(self, lead: str, version: int, follow_ups: str) -> None:
+        """The figures and alerts the lead's save at `version` writes after it (`LeadItem.follow_ups`),
         if its Lambda died first: called by the next save of the lead, and by a redelivery that
-        finds its work saved. A read (half a read unit) finds them there, the common case. A missing
+        finds its work saved. A read (half a read unit) finds each there, the common case. A missing
         one is written only while the lead is still at that version (a transaction with a check of
         the lead): after an erasure, or once a later save has seen to them, nothing is written."""
-        now = self.clock()
-        for day, delta in json.loads(figures).items():
-            item = _figure_item(lead, version, day, delta, now)
+        for item in _follow_up_items(lead, version, follow_ups, self.clock()):
             try:
-                MetricsItem.get(item.pk, item.sk, attributes_to_get=["pk"])
+                type(item).get(*_key(item), attributes_to_get=[type(item)._hash_key_attribute().attr_name])
                 continue
-            except MetricsItem.DoesNotExist:
+            except type(item).DoesNotExist:
                 pass
             except PynamoDBException as error:
                 raise _translate(error) from error
 
-            def write(tx: TransactWrite, item: MetricsItem = item) -> None:
+            def write(tx: TransactWrite, item: Model = item) -> None:
                 tx.condition_check(LeadItem, lead, condition=LeadItem.version == version)
-                tx.save(item, condition=_NEW_FIGURE)
+                tx.save(item, condition=_new(item))
 
             try:
                 self._transact(write)
@@ -1463,14 +1493,16 @@ class LeadRepository:
             raise RetryableStorageError(f"{type(error).__name__}: {error}") from error
 
     @staticmethod
-    def late_figure_keys(lead: str, stored: StoredLead | None) -> list[tuple[str, str]]:
-        """(pk, sk) of the velocity items the lead's last save writes after the lead (`figures`)."""
-        if stored is None or not stored.figures:
-            return []
-        return [
-            (item.pk, item.sk)
-            for item in (_figure_item(lead, stored.version, day, {}, 0.0) for day in json.loads(stored.figures))
-        ]
+    def follow_up_keys(lead: str, stored: StoredLead | None) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+        """The keys of the velocity items and of the alerts the lead's last save writes after the
+        lead (`follow_ups`)."""
+        if stored is None or not stored.follow_ups:
+            return [], []
+        items = _follow_up_items(lead, stored.version, stored.follow_ups, 0.0)
+        return (
+            [_key(item) for item in items if isinstance(item, MetricsItem)],
+            [_key(item) for item in items if isinstance(item, AlertItem)],
+        )
 
     def velocity_keys_of(self, lead: str, days: Iterable[str]) -> list[tuple[str, str]]:
         """(pk, sk) of the per-save velocity items the lead's saves wrote on these UTC days (YYYY-MM-DD)."""

@@ -11,8 +11,8 @@ item in one transaction that subtracts its score and one member from the account
 
 Order matters for a crash half-way: what the discovery reads (event log, history, the lead item)
 is deleted last, the lead item last, so running forget again finds and finishes the rest. After
-the lead item, only the velocity item its last save writes after the lead is deleted once more,
-in case it landed after the Query (a Lambda stalled between its two writes for the whole erasure;
+the lead item, only the velocity item and alerts its last save writes after the lead are deleted
+once more, in case they landed after the Queries (a Lambda stalled between its two writes for the whole erasure;
 a crash right then would leave it). Running it on a lead that is gone does nothing and writes no
 audit record.
 """
@@ -117,8 +117,8 @@ class Forgetting:
         entries = repository.logged_entries(email)
         times = repository.history_times(email)
         days = {_day(entry.get("at", "")) for entry in entries} | {_day(at) for at in times}
-        if stored is not None and stored.figures:
-            days |= set(json.loads(stored.figures))  # the days its last save writes figures for
+        figures_late, alerts_late = repository.follow_up_keys(email, stored)  # what its last save writes after it
+        days |= {pk.split("#")[1] for pk, _ in figures_late}
         if stored is not None and stored.state is not None:
             days |= {_day(since) for _, since, _ in stored.state.stage_history}
             for at in (stored.state.cold_since, stored.state.last_activity):
@@ -147,10 +147,11 @@ class Forgetting:
         repository.delete_keys(EventLogItem, repository.lead_keys(EventLogItem, email))
         # (version 0 if it was not there: a lead created since is not removed without its items)
         erased = repository.remove_lead(email, stored.version if stored is not None else 0)
-        # its last save's velocity figures, written after that save: if they landed after the
-        # Query above (a Lambda stalled between its two writes), they go now
-        # (or a redelivery wrote them again after that Query, just before the lead item went)
-        report.velocity += repository.delete_found(MetricsItem, repository.late_figure_keys(email, stored))
+        # its last save's velocity figures and alerts, written after that save: if they landed after
+        # the Queries above (a Lambda stalled between its writes, or a redelivery wrote them again
+        # just before the lead item went), they go now
+        report.velocity += repository.delete_found(MetricsItem, figures_late)
+        report.alerts += repository.delete_found(AlertItem, alerts_late)
         report.leads += int(erased.removed)
         report.account_memberships += int(erased.member_removed)
         if report.total():

@@ -1,10 +1,10 @@
 """The one scoring path: both doors (forms, tracking) reach it through the queue.
 
 A batch is grouped by lead; each lead is loaded once, its events applied in time order, and
-saved in one write conditional on the version it was read at (two idempotent writes may follow
-it, a small account's member score and a stage move's velocity figures; see `commit`). A concurrent writer makes
-the save fail with VersionConflict: the lead is reloaded and the events applied again (the
-lead's own record of seen event ids makes that exact). A lead that still cannot be saved has
+saved in one write conditional on the version it was read at (idempotent writes may follow it:
+a small account's member score, a stage move's velocity figures, the alerts; see `commit`).
+A concurrent writer makes the save fail with VersionConflict: the lead is reloaded and the
+events applied again (the lead's own record of seen event ids makes that exact). A lead that still cannot be saved has
 all its messages reported failed, so SQS redelivers them; nothing is lost or counted twice.
 """
 
@@ -242,7 +242,7 @@ class ScoringService:
             # a rescore run calls this directly: nothing would deliver its visit again to repair a
             # member's score written after the lead, so that is written in the lead's transaction
             member_after_lead=not any(item.event.type == MODEL_CHANGE for item in items),
-            figures=stored.figures if stored is not None else None,
+            follow_ups=stored.follow_ups if stored is not None else None,
         )
         outcomes = []
         counts = {"scored": 0, "duplicate": 0, "late": 0}
@@ -318,9 +318,9 @@ class ScoringService:
             # small account (written after the lead): written now if it is missing
             score = plan.score if committed else (stored.score or 0.0)
             self.repository.sync_member(state.account, lead, score, version)
-        if not committed and stored is not None and stored.figures:
-            # likewise the velocity figures its save writes after the lead (a save writes them first)
-            self.repository.send_figures(lead, stored.version, stored.figures)
+        if not committed and stored is not None and stored.follow_ups:
+            # likewise the velocity figures and alerts its save writes after the lead (a save writes them first)
+            self.repository.send_follow_ups(lead, stored.version, stored.follow_ups)
         if saved or counts["duplicate"] or woken:
             # also after a batch of duplicates, or a tick that found its work done (a tick is never
             # a duplicate): a crash between the lead's save and this check must not lose the

@@ -1,7 +1,7 @@
-"""A stage move's velocity figures are written after the lead's save, not in one transaction with
-it (which bills the lead twice): these tests kill the save between the two writes and check the
-day's figures still count the move exactly once. The redelivery writes them (from the figures the
-lead item keeps until its next save); so does the next save of the lead, whatever brings it (an
+"""A stage move's velocity figures and the alerts a save fires are written after the lead's save,
+not in one transaction with it (which bills the lead twice): these tests kill the save between
+the writes and check the day's figures still count the move exactly once and the alert is
+recorded once. The redelivery writes them (from what the lead item keeps until its next save); so does the next save of the lead, whatever brings it (an
 event, the schedule's tick, a rescore visit); a delivery that finds them written writes
 nothing; an erasure leaves none behind, even one that lands after it looked; and a rescore visit,
 which nothing delivers again, writes them in the lead's transaction. (Anonymous visitors count in
@@ -15,7 +15,7 @@ import pytest
 from test_account_velocity_storage import STAGED
 from test_scoring_storage import accepted
 
-from leadscore.adapters.dynamodb import LeadItem, MetricsItem, RetryableStorageError
+from leadscore.adapters.dynamodb import AlertItem, LeadItem, MetricsItem, RetryableStorageError
 from leadscore.adapters.metrics import MetricsRepository
 from leadscore.core.velocity import DayAggregate, Snapshot, roll_up
 from leadscore.service.forgetting import Forgetting
@@ -24,6 +24,8 @@ from leadscore.service.reporting import VelocityReporting
 from leadscore.service.scoring import AcceptedEvent, schedule_tick
 
 ANN = "ann@gmail.com"  # no account: only her own figures move
+# her 10th visit moves her to consideration and fires the lead alert, in the same save
+STAGED = STAGED.replace("rules:", "alerts:\n  lead: {threshold: 10, rearm_below: 5}\nrules:")
 DAY = date(2026, 11, 20)
 
 
@@ -40,6 +42,10 @@ def lead_moves(engine) -> dict[str, tuple[int, int, int]]:
 
 def velocity_items_of(lead: str) -> list[str]:
     return [item.sk for item in MetricsItem.scan() if item.pk.startswith("velocity#") and item.sk.startswith(lead)]
+
+
+def alerts_of(lead: str) -> list[str]:
+    return sorted(item.alert_id for item in AlertItem.scan() if item.subject == lead)
 
 
 def dies(*_args, **_kwargs):
@@ -62,12 +68,14 @@ def crashed(engine, monkeypatch):
         result = service.score(visits(1, start=9))
     assert result.failures  # not acknowledged: SQS delivers it again
     stored = LeadItem.get(ANN, consistent_read=True)
-    assert stored.stage == "consideration" and stored.figures is not None
+    assert stored.stage == "consideration" and stored.follow_ups is not None
     assert lead_moves(engine)["consideration"] == (0, 0, 0)  # lost, for now
+    assert alerts_of(ANN) == []  # and the alert
     return service
 
 
 EXACT = {"awareness": (1, 1, 1), "consideration": (1, 0, 0), "decision": (0, 0, 0)}
+ALERT = [f"lead#{ANN}#v9"]  # the lead alert, fired by her 10th visit (event v9)
 
 
 def test_a_stage_move_writes_the_lead_then_its_figures_without_a_transaction(engine):
@@ -79,7 +87,10 @@ def test_a_stage_move_writes_the_lead_then_its_figures_without_a_transaction(eng
         calls.append(model.name)
 
     client = LeadItem._get_connection().connection.client
-    clients = {id(c): c for c in (client, MetricsItem._get_connection().connection.client)}
+    clients = {
+        id(c): c
+        for c in (client, MetricsItem._get_connection().connection.client, AlertItem._get_connection().connection.client)
+    }
     for each in clients.values():
         each.meta.events.register("before-call.dynamodb", count)
     try:
@@ -91,33 +102,33 @@ def test_a_stage_move_writes_the_lead_then_its_figures_without_a_transaction(eng
         for each in clients.values():
             each.meta.events.unregister("before-call.dynamodb", count)
     # the lead read, the last save's figures found there (it entered awareness), the lead written
-    # (its waiting history and log in it), then its figures: no transaction doubling the lead
-    assert moved == ["GetItem", "GetItem", "PutItem", "PutItem"]
-    # the next save reads that they are there (half a read unit) and writes them no more
-    assert calls == ["GetItem", "GetItem", "PutItem"]
-    assert LeadItem.get(ANN, consistent_read=True).figures is None  # this save moved no stage
-    assert lead_moves(engine) == EXACT
+    # (its waiting history and log in it), then its figures and its alert: no transaction doubling the lead
+    assert moved == ["GetItem", "GetItem", "PutItem", "PutItem", "PutItem"]
+    # the next save reads that they are there (half a read unit each) and writes them no more
+    assert calls == ["GetItem", "GetItem", "GetItem", "PutItem"]
+    assert LeadItem.get(ANN, consistent_read=True).follow_ups is None  # this save moved no stage
+    assert lead_moves(engine) == EXACT and alerts_of(ANN) == ALERT
 
 
 def test_the_redelivery_writes_the_figures_the_first_delivery_did_not(engine, crashed):
     result = crashed.score(visits(1, start=9))
     assert not result.failures and result.duplicates == 1 and result.scored == 0
-    assert lead_moves(engine) == EXACT
+    assert lead_moves(engine) == EXACT and alerts_of(ANN) == ALERT
     assert not crashed.score(visits(1, start=9)).failures  # a third delivery: written already
-    assert lead_moves(engine) == EXACT
+    assert lead_moves(engine) == EXACT and alerts_of(ANN) == ALERT
 
 
 def test_the_next_event_writes_them_first_when_the_message_never_comes_back(engine, crashed):
     assert not crashed.score(visits(1, start=10)).failures  # the message went to the dead-letter queue
-    assert lead_moves(engine) == EXACT
-    assert LeadItem.get(ANN, consistent_read=True).figures is None
+    assert lead_moves(engine) == EXACT and alerts_of(ANN) == ALERT
+    assert LeadItem.get(ANN, consistent_read=True).follow_ups is None
 
 
 def test_the_schedules_tick_writes_them_too(engine, crashed):
     at = datetime.fromisoformat("2026-11-20T23:00:00+00:00").timestamp()
     tick = AcceptedEvent(schedule_tick(ANN, at), {}, "t1", "schedule")
     assert not crashed.score([tick]).failures
-    assert lead_moves(engine) == EXACT
+    assert lead_moves(engine) == EXACT and alerts_of(ANN) == ALERT
 
 
 def test_a_rescore_visit_writes_them_first_and_its_own_in_the_transaction(engine, crashed):
@@ -126,8 +137,9 @@ def test_a_rescore_visit_writes_them_first_and_its_own_in_the_transaction(engine
     visit = AcceptedEvent(model_change_event(ANN, at, rescoring.model.version), {}, f"rescore:{ANN}", "rescore")
     assert not rescoring.score([visit]).failures
     stored = LeadItem.get(ANN, consistent_read=True)
-    assert stored.stage == "consideration" and stored.figures is None  # its own went in the transaction
+    assert stored.stage == "consideration" and stored.follow_ups is None  # its own went in the transaction
     assert lead_moves(engine)["consideration"][0] == 1  # the lost move is counted, once
+    assert alerts_of(ANN) == ALERT
 
 
 def test_an_erasure_leaves_no_figures_even_one_written_after_it_looked(engine, crashed, monkeypatch):
@@ -137,13 +149,13 @@ def test_an_erasure_leaves_no_figures_even_one_written_after_it_looked(engine, c
 
     def late_write_after_the_query(lead, days):
         keys = looked(lead, days)
-        repository.send_figures(ANN, stored.version, stored.figures)  # the stalled Lambda's write lands
+        repository.send_follow_ups(ANN, stored.version, stored.follow_ups)  # the stalled Lambda's write lands
         return keys
 
     monkeypatch.setattr(repository, "velocity_keys_of", late_write_after_the_query)
     report = Forgetting(repository, b"key").forget(ANN, "tester")
     assert report.leads == 1
-    assert velocity_items_of(ANN) == []
+    assert velocity_items_of(ANN) == [] and alerts_of(ANN) == []
     assert LeadItem.count(ANN) == 0
 
 
@@ -161,10 +173,10 @@ def test_a_redelivery_racing_an_erasure_leaves_no_figures_and_one_after_it_write
 
     monkeypatch.setattr(repository, "delete_keys", redelivered_after_the_figures_went)
     assert Forgetting(repository, b"key").forget(ANN, "tester").leads == 1
-    assert velocity_items_of(ANN) == []
+    assert velocity_items_of(ANN) == [] and alerts_of(ANN) == []
     # a redelivery's repair once the lead is gone: the lead is not at that version, nothing is written
-    repository.send_figures(ANN, stored.version, stored.figures)
-    assert velocity_items_of(ANN) == []
+    repository.send_follow_ups(ANN, stored.version, stored.follow_ups)
+    assert velocity_items_of(ANN) == [] and alerts_of(ANN) == []
 
 
 def test_figures_written_after_their_day_was_rolled_up_are_counted_the_next_morning(engine, crashed):
