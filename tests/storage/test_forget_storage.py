@@ -65,9 +65,8 @@ def colleague_events() -> list[dict]:
 def score_everything(engine) -> None:
     service = engine.service()
     sample = [json.loads(line) for line in (ROOT / "events" / "sample-traffic.jsonl").read_text().splitlines() if line]
-    sample = [
-        raw for raw in sample if "sofie.jensen" not in json.dumps(raw)
-    ]  # her save is an 11-item transaction: DynamoDB takes 100, DynamoDB Local only 10
+    # (sofie.jensen's identify too: its alerts and figures follow the save, so its transaction is
+    # within DynamoDB Local's 10 items)
     for raw in sorted(sample + target_events() + colleague_events(), key=lambda e: (e["timestamp"], e["id"])):
         result = service.score([accepted(raw)])
         assert result.failed_message_ids == [], result.failures
