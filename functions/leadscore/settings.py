@@ -21,7 +21,7 @@ class Settings:
     event_log_table: str = ""
     accounts_table: str = ""
     rate_limit_table: str = ""  # public routes' request counters; not part of STORAGE (scoring)
-    alerts_table: str = ""  # the alert outbox, written with the lead's save
+    alerts_table: str = ""  # the alert outbox, written right after the lead's save
     metrics_table: str = ""  # velocity figures: per-save deltas, daily aggregates and snapshots
     sender_address: str = ""  # the SES-verified identity alerts are sent from
     ses_configuration_set: str = ""  # SES configuration set (event publishing, suppression); optional

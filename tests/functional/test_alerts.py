@@ -229,6 +229,22 @@ def test_a_second_notifier_holding_the_claim_means_no_second_email(alerting):
     assert len(sent()) == 1
 
 
+def test_an_alert_that_lands_after_its_lead_was_erased_is_neither_sent_nor_kept(alerting):
+    api, clock = alerting, Clock()
+    score(api, *[event(api, clock, f"v{i}", "page_view", "ida@acme.example") for i in range(5)])
+    [item] = alert_items().values()
+    notifier = api.notifier.notifier()
+    # Given the lead is erased before the notifier gets to the alert (as when the Lambda that saved
+    # the lead stalled before writing the alert, and wrote it only after the erasure)
+    from leadscore.service.forgetting import Forgetting
+
+    Forgetting(notifier.repository, b"key").forget("ida@acme.example", "privacy-officer")
+    item.save()
+    # Then nobody is emailed about her, and the alert is gone
+    assert notifier.deliver(item.alert_id) == "skipped"
+    assert sent() == [] and alert_items() == {}
+
+
 def test_each_alert_is_published_on_the_bus_in_the_documented_shape(alerting):
     api, clock = alerting, Clock()
     sqs = boto3.client("sqs", region_name=REGION)

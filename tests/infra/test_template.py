@@ -207,7 +207,8 @@ def test_no_function_can_scan_batch_write_or_use_wildcards():
 
 def test_the_notifier_reads_what_an_email_needs_and_sends_only_as_the_sender():
     assert grants("NotifierFunction") == {
-        "AlertsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem"},  # claim, mark sent or failed
+        # claim, mark sent or failed; delete one whose lead was erased before it was sent
+        "AlertsTable": {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"},
         "LeadsTable": {"dynamodb:GetItem"},
         "HistoryTable": {"dynamodb:Query"},
         "EventLogTable": {"dynamodb:Query"},

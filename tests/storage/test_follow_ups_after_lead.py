@@ -17,6 +17,7 @@ from test_scoring_storage import accepted
 
 from leadscore.adapters.dynamodb import AlertItem, LeadItem, MetricsItem, RetryableStorageError
 from leadscore.adapters.metrics import MetricsRepository
+from leadscore.core.events import parse_event
 from leadscore.core.velocity import DayAggregate, Snapshot, roll_up
 from leadscore.service.forgetting import Forgetting
 from leadscore.service.replaying import model_change_event
@@ -193,3 +194,23 @@ def test_figures_written_after_their_day_was_rolled_up_are_counted_the_next_morn
     assert metrics.snapshots(DAY + timedelta(days=2), DAY + timedelta(days=2))[DAY + timedelta(days=2)].leads == {
         "consideration": 1
     }
+
+
+def test_a_visitor_identified_before_the_redelivery_keeps_the_alert_its_browsing_fired(engine, monkeypatch):
+    service = engine.service(STAGED)
+    raws = [
+        {"id": f"w{i}", "type": "page_view", "anonymous_id": "cookie-1", "timestamp": f"2026-11-20T09:{i:02d}:00Z"}
+        for i in range(10)
+    ]
+    browsing = [AcceptedEvent(parse_event({"properties": {}, **raw}), raw, f"m-{raw['id']}") for raw in raws]
+    with monkeypatch.context() as patch:
+        patch.setattr(AlertItem, "save", dies)
+        assert service.score(browsing).failures  # its 10th visit crossed; the alert was not written
+    assert alerts_of("anon:cookie-1") == []
+    # she identifies before the message comes back: the visitor's item becomes an alias of hers
+    identify = accepted("id1", email=ANN, type_="identify", profile={"anonymous_id": "cookie-1"}, at="2026-11-20T09:30:00Z")
+    assert not service.score([identify]).failures
+    assert LeadItem.get("anon:cookie-1", consistent_read=True).merged_into == ANN
+    assert alerts_of("anon:cookie-1") == ["lead#anon:cookie-1#w9"]  # written before the alias replaced it
+    assert not service.score(browsing).failures  # the redelivery: duplicates, on her lead
+    assert alerts_of("anon:cookie-1") == ["lead#anon:cookie-1#w9"]

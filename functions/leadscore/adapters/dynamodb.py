@@ -7,7 +7,7 @@ Nothing above this module touches boto3 or PynamoDB; their errors are translated
 Per lead and per batch, a save is one atomic write: the lead's item (conditional on its version)
 with the batch's history (every scored event, with its changes) and event log (every accepted
 event as received) waiting in it, `pending`, until they fill it to about 2 KB; then, or when the
-save writes other items anyway (the account membership, alerts, aliases), one transaction writes
+save writes other items anyway (the account membership, aliases), one transaction writes
 them all, the waiting history and log as one history item and one event-log item. Nothing is
 half-written when a Lambda dies mid-way, and a save that touches only the lead
 costs one PutItem of at most 2 write units instead of a transaction of three items (6 units).
@@ -31,7 +31,7 @@ import random
 import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from pynamodb.attributes import (
@@ -236,8 +236,10 @@ def inline_scores(summary: AccountItem) -> dict[str, float] | None:
 
 
 class AlertItem(Model):
-    """One alert to deliver (the outbox): written with the change that caused it, in the same
-    transaction, so a crash can neither lose it nor create it twice; its stream feeds the notifier."""
+    """One alert to deliver (the outbox): written right after the lead's save that caused it (or in
+    the account summary's flip transaction), once, conditional on its id being new; a save whose
+    Lambda died before writing it is followed by one that does (`send_follow_ups`). Its stream
+    feeds the notifier."""
 
     class Meta:
         table_name = "alerts"
@@ -470,7 +472,8 @@ class AccountView:
 
 @dataclass
 class LeadCommit:
-    """Everything one lead's batch changes, written in one atomic write (a PutItem or a transaction)."""
+    """Everything one lead's batch changes: one atomic write (a PutItem or a transaction), and the
+    idempotent writes that follow it (see `LeadRepository.commit`)."""
 
     state: LeadState
     expected_version: int  # 0: the lead must not exist yet
@@ -480,7 +483,7 @@ class LeadCommit:
     logged: list[LoggedEvent] = field(default_factory=list)
     previous_account: str | None = None
     aliases: list[tuple[str, int]] = field(default_factory=list)  # (anonymous lead, its version)
-    alerts: list[AlertRecord] = field(default_factory=list)  # written in the same transaction
+    alerts: list[AlertRecord] = field(default_factory=list)  # written right after the lead (a rescore's: with it)
     previous_score: float | None = None  # the score its account membership was last saved with
     due_at: float | None = None  # when the schedule should wake this lead (DueIndex): at or before its next due time
     day_figures: dict[Any, dict[str, Any]] = field(default_factory=dict)  # day -> velocity delta
@@ -519,10 +522,11 @@ def _follow_ups_json(figures: dict[Any, dict[str, Any]], alerts: list[AlertRecor
 def _follow_up_items(lead: str, version: int, text: str, now: float) -> list[Model]:
     """The items a lead's save at `version` writes after the lead (`LeadItem.follow_ups`)."""
     follow_ups = json.loads(text)
+    known = {f.name for f in fields(AlertRecord)}  # (a field a later release added is left out)
     items: list[Model] = [
-        _figure_item(lead, version, day, delta, now) for day, delta in follow_ups.get("figures", {}).items()
-    ]
-    items += [AlertRecord(**alert).item(now) for alert in follow_ups.get("alerts", [])]
+        AlertRecord(**{k: v for k, v in alert.items() if k in known}).item(now) for alert in follow_ups.get("alerts", [])
+    ]  # the alerts first: an email should not wait on a figure
+    items += [_figure_item(lead, version, day, delta, now) for day, delta in follow_ups.get("figures", {}).items()]
     return items
 
 
@@ -785,6 +789,12 @@ class LeadRepository:
     def alerts(self) -> Iterable[AlertItem]:
         """Every recorded alert (for `leadscore alerts` and local runs; a scan)."""
         return AlertItem.scan()
+
+    def delete_alert(self, alert_id: str) -> None:
+        try:
+            AlertItem(alert_id).delete()
+        except PynamoDBException as error:
+            raise _translate(error) from error
 
     def claim_alert(self, alert_id: str, now: float, lease_seconds: float) -> AlertItem | None:
         """Take a pending alert (or one whose sender died: its lease ran out) for sending; None if

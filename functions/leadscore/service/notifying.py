@@ -94,7 +94,12 @@ class Notifier:
         if claimed is None:
             return "skipped"
         alert = self.repository.alert(alert_id)
-        assert alert is not None  # claimed a moment ago; alerts are never deleted
+        assert alert is not None  # claimed a moment ago; alerts are never deleted but here
+        if alert.subject_type == "lead" and self.repository.load(alert.subject) is None:
+            # written after its lead's save, by a Lambda that stalled between the two writes while the
+            # lead was erased: nobody is emailed about a forgotten person, and the alert goes too
+            self.repository.delete_alert(alert_id)
+            return "skipped"
         published = self._publish(alert)
         message_id = None
         if alert.recipients:  # else recorded and published, with nobody to email

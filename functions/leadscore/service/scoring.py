@@ -303,7 +303,7 @@ class ScoringService:
             plan.score = main_score(self.model, state)
             plan.due_at = due
             plan.day_figures = save_deltas(moves.transitions, moves.cold)
-            version = self.repository.commit(plan)  # the alerts are stored with the change that caused them
+            version = self.repository.commit(plan)  # the alerts are stored with (or right after) the change that caused them
             result.scored += counts["scored"]
             result.alerts.extend(fired)
         result.duplicates += counts["duplicate"]
@@ -372,6 +372,8 @@ class ScoringService:
             if stored.merged_into != lead:
                 result.refused_links.append((anonymous, stored.merged_into, lead))
             return None
+        if stored is not None and stored.follow_ups:  # its item becomes an alias: its last alerts go first
+            self.repository.send_follow_ups(anonymous, stored.version, stored.follow_ups)
         replayed = []
         for payload in self.repository.logged_events(anonymous, newest=MAX_REPLAYED, known=stored):
             try:
