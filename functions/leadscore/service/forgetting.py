@@ -12,9 +12,9 @@ item in one transaction that subtracts its score and one member from the account
 Order matters for a crash half-way: what the discovery reads (event log, history, the lead item)
 is deleted last, the lead item last, so running forget again finds and finishes the rest. After
 the lead item, only the velocity item and alerts its last save writes after the lead are deleted
-once more, in case they landed after the Queries (a Lambda stalled between its two writes for the whole erasure;
-a crash right then would leave it). Running it on a lead that is gone does nothing and writes no
-audit record.
+once more, in case they landed after the Queries (a Lambda stalled between its writes for the
+whole erasure; a crash of the erasure right then would leave them). Running it on a lead that
+is gone does nothing and writes no audit record.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ A batch is grouped by lead; each lead is loaded once, its events applied in time
 saved in one write conditional on the version it was read at (idempotent writes may follow it:
 a small account's member score, a stage move's velocity figures, the alerts; see `commit`).
 A concurrent writer makes the save fail with VersionConflict: the lead is reloaded and the
-events applied again (the lead's own record of seen event ids makes that exact). A lead that still cannot be saved has
-all its messages reported failed, so SQS redelivers them; nothing is lost or counted twice.
+events applied again (the lead's own record of seen event ids makes that exact). A lead that
+still cannot be saved has all its messages reported failed, so SQS redelivers them; nothing is
+lost or counted twice.
 """
 
 from __future__ import annotations
@@ -303,7 +304,7 @@ class ScoringService:
             plan.score = main_score(self.model, state)
             plan.due_at = due
             plan.day_figures = save_deltas(moves.transitions, moves.cold)
-            version = self.repository.commit(plan)  # the alerts are stored with (or right after) the change that caused them
+            version = self.repository.commit(plan)  # the alerts are stored right after the change that caused them
             result.scored += counts["scored"]
             result.alerts.extend(fired)
         result.duplicates += counts["duplicate"]
@@ -319,7 +320,7 @@ class ScoringService:
             score = plan.score if committed else (stored.score or 0.0)
             self.repository.sync_member(state.account, lead, score, version)
         if not committed and stored is not None and stored.follow_ups:
-            # likewise the velocity figures and alerts its save writes after the lead (a save writes them first)
+            # likewise the velocity figures and alerts its save writes after the lead (a save does it first)
             self.repository.send_follow_ups(lead, stored.version, stored.follow_ups)
         if saved or counts["duplicate"] or woken:
             # also after a batch of duplicates, or a tick that found its work done (a tick is never
